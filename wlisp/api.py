@@ -1,0 +1,101 @@
+"""Front-door functions of the language core: compile source, check it, load specs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import Diagnostic, Sources, WlispError, did_you_mean
+from .ir import WorkflowSpec
+
+
+def _compiler(sources: Sources | None = None):
+    from .compiler import Compiler
+
+    if sys.getrecursionlimit() < 12000:  # deeply nested source is a diagnostic, not a crash
+        sys.setrecursionlimit(12000)
+    return Compiler(sources)
+
+
+def _evaluate(text: str, filename: str, sources: Sources | None = None):
+    comp = _compiler(sources)
+    env = comp.new_module()
+    try:
+        comp.eval_toplevel(text, filename, env)
+    except RecursionError:
+        comp.diagnostics.append(Diagnostic("W0405", "forms are nested too deeply to compile"))
+    return comp, env
+
+
+def pick_workflow(comp, name: str | None, filename: str):
+    workflows = comp.workflows
+    if name is not None:
+        if name not in workflows:
+            raise WlispError(Diagnostic("W0208", f"no workflow `{name}` in {filename}"
+                                        + did_you_mean(name, workflows)
+                                        + (f"; it defines: {', '.join(workflows)}"
+                                           if workflows else "")))
+        return workflows[name]
+    if "main" in workflows:
+        return workflows["main"]
+    if len(workflows) == 1:
+        return next(iter(workflows.values()))
+    if not workflows:
+        raise WlispError(Diagnostic("W0504", f"{filename} defines no workflow "
+                                    "(add a `defworkflow`)"))
+    raise WlispError(Diagnostic("W0504", f"{filename} defines several workflows "
+                                f"({', '.join(workflows)}) and none is `main`; pick one "
+                                "with --workflow"))
+
+
+def compile(text: str, filename: str = "<input>", workflow: str | None = None,
+            sources: Sources | None = None) -> WorkflowSpec:
+    """Compile wlisp source to a WorkflowSpec. Raises WlispError with every diagnostic."""
+    comp, _ = _evaluate(text, filename, sources)
+    if comp.diagnostics:
+        raise WlispError(comp.diagnostics)
+    wf = pick_workflow(comp, workflow, filename)
+    try:
+        spec = comp.compile_workflow(wf)
+    except RecursionError:
+        raise WlispError(Diagnostic("W0405", "forms are nested too deeply to compile",
+                                    wf.span)) from None
+    if comp.diagnostics:
+        raise WlispError(comp.diagnostics)
+    return spec
+
+
+def read_source(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WlispError(Diagnostic("W0505", f"cannot read {path}: "
+                                    f"{getattr(exc, 'strerror', None) or exc}")) from None
+
+
+def compile_file(path: str | os.PathLike, workflow: str | None = None,
+                 sources: Sources | None = None) -> WorkflowSpec:
+    path = os.fspath(path)
+    return compile(read_source(path), path, workflow, sources)
+
+
+def check(text: str, filename: str = "<input>", sources: Sources | None = None
+          ) -> list[Diagnostic]:
+    """Every diagnostic of a file: its top-level forms and each of its workflows."""
+    comp, _ = _evaluate(text, filename, sources)
+    for wf in list(comp.workflows.values()):
+        try:
+            comp.compile_workflow(wf)
+        except WlispError as err:
+            comp.diagnostics.extend(err.diagnostics)
+        except RecursionError:
+            comp.diagnostics.append(Diagnostic("W0405", "forms are nested too deeply to "
+                                               "compile", wf.span))
+    seen, unique = set(), []
+    for d in comp.diagnostics:
+        key = (d.code, d.message, d.span)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique

@@ -1,0 +1,172 @@
+"""Diagnostics: source spans, stable error codes, and the one caret renderer.
+
+Every stage reports problems as `Diagnostic`s carrying a `Span`; a stage that
+cannot go on raises `WlispError` holding one or more of them. Nothing a user
+can type should surface as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+# Stable codes, one per kind of mistake. Tests and tools match on these.
+CODES = {
+    # reader
+    "W0101": "unexpected character",
+    "W0102": "unclosed bracket",
+    "W0103": "unexpected closing bracket",
+    "W0104": "map literal needs an even number of forms",
+    "W0105": "invalid escape in string",
+    "W0106": "unterminated string",
+    "W0107": "invalid number or symbol",
+    "W0108": "quote prefix without a form",
+    # names
+    "W0201": "unknown name",
+    "W0202": "name already defined",
+    "W0203": "unknown agent",
+    "W0204": "unknown tool",
+    "W0205": "unknown schema or type",
+    "W0206": "unknown field",
+    "W0207": "unknown keyword option",
+    "W0208": "unknown workflow",
+    # forms
+    "W0301": "wrong number of arguments",
+    "W0302": "malformed special form",
+    "W0303": "wrong type of value",
+    "W0304": "duplicate id",
+    "W0305": "loop without :max",
+    "W0306": "invalid option value",
+    "W0307": "not callable",
+    "W0308": "unquote outside quasiquote",
+    "W0309": "runtime value where a compile-time value is needed",
+    # semantics
+    "W0401": "raw output of a quarantined step used in a prompt",
+    "W0402": "unbounded recursion on a runtime value",
+    "W0403": "compile-time evaluation error",
+    "W0404": "tournament needs at least 2 entrants",
+    "W0405": "nesting too deep",
+    "W0406": "spawn in a pure context",
+    # imports and files
+    "W0501": "cannot import",
+    "W0502": "import outside the file's tree",
+    "W0503": "import cycle",
+    "W0504": "no workflow to compile",
+    "W0505": "cannot read file",
+    # WorkflowSpec loading
+    "W0601": "invalid WorkflowSpec",
+    "W0602": "dangling reference",
+    "W0603": "dependency cycle",
+    "W0604": "invalid loop :max",
+    "W0605": "too few tournament entrants",
+    "W0606": "WorkflowSpec from a newer wlisp",
+    "W0607": "unknown node kind",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, `end_col` exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def to_json(self) -> list:
+        return [self.file, self.line, self.col, self.end_line, self.end_col]
+
+    @classmethod
+    def from_json(cls, data) -> Span | None:
+        return None if data is None else cls(*data)
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    notes: list[tuple[str, Span | None]] = field(default_factory=list)
+    severity: str = "error"
+
+    def to_json(self) -> dict:
+        out = {"severity": self.severity, "code": self.code, "message": self.message}
+        if self.span:
+            out.update(file=self.span.file, line=self.span.line, column=self.span.col,
+                       end_line=self.span.end_line, end_column=self.span.end_col)
+        out["notes"] = [{"message": m, **({"file": s.file, "line": s.line, "column": s.col}
+                                           if s else {})} for m, s in self.notes]
+        return out
+
+
+class WlispError(Exception):
+    """A user-facing failure made of one or more diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+        self.diagnostics = diagnostics if isinstance(diagnostics, list) else [diagnostics]
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "error")
+
+    @classmethod
+    def at(cls, code: str, message: str, span: Span | None, *notes) -> WlispError:
+        return cls(Diagnostic(code, message, span, list(notes)))
+
+
+class Sources:
+    """Source texts by file name, so diagnostics can quote the offending line."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+
+    def add(self, name: str, text: str) -> None:
+        self.texts[name] = text
+
+    def line(self, name: str, lineno: int) -> str | None:
+        text = self.texts.get(name)
+        if text is None:
+            return None
+        lines = text.splitlines()
+        return lines[lineno - 1] if 0 < lineno <= len(lines) else None
+
+
+def render(diag: Diagnostic, sources: Sources | None = None) -> str:
+    """Render `file:line:col: error[CODE]: message`, the source line and a caret."""
+    head = f"{diag.span}: " if diag.span else ""
+    out = [f"{head}{diag.severity}[{diag.code}]: {diag.message}"]
+    out.extend(_excerpt(diag.span, sources))
+    for message, span in diag.notes:
+        where = f"{span}: " if span else ""
+        out.append(f"  = note: {where}{message}")
+    return "\n".join(out)
+
+
+def _excerpt(span: Span | None, sources: Sources | None) -> list[str]:
+    if span is None or sources is None:
+        return []
+    text = sources.line(span.file, span.line)
+    if text is None:
+        return []
+    gutter = " " * len(str(span.line))
+    width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
+    caret = " " * (span.col - 1) + "^" * max(1, width)
+    text = text.replace("\t", " ")
+    return [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {caret}"]
+
+
+def render_all(diags: list[Diagnostic], sources: Sources | None = None) -> str:
+    return "\n\n".join(render(d, sources) for d in diags)
+
+
+def to_json(diags: list[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diags], indent=2)
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """A ` (did you mean `x`?)` suffix when a close candidate exists."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""

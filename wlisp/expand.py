@@ -1,0 +1,944 @@
+"""The compile-time evaluator: definitions, functions, macros, imports (SPEC §3).
+
+Small and lispy on purpose: environments are chained dicts and `eval` is one
+dispatch on special forms. Values known only at run time are `Ref`s: builtins
+applied to them build residual expressions instead of computing. Conditionals
+over a `Ref` and spawning forms are delegated to hooks that `compiler.py`
+implements, since they produce workflow nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from importlib import resources
+
+from . import builtins as B
+from .data import Keyword, List, Map, Symbol, Vector, pr_str
+from .errors import Diagnostic, Span, Sources, WlispError, did_you_mean
+from .reader import read
+
+MAX_CALL_DEPTH = 300
+MAX_RUNTIME_RECURSION = 16  # runtime conditionals a recursion may unroll through
+
+
+class Env:
+    __slots__ = ("vars", "parent", "module")
+
+    def __init__(self, parent: Env | None = None, module: bool = False):
+        self.vars: dict = {}
+        self.parent = parent
+        self.module = module
+
+    def find(self, name: str):
+        env = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars
+            env = env.parent
+        return None
+
+    def module_env(self) -> Env:
+        env = self
+        while not env.module and env.parent is not None:
+            env = env.parent
+        return env
+
+
+class Builtin:
+    type_name = "builtin"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def pr_str(self) -> str:
+        return f"#<builtin {self.name}>"
+
+
+class Fn:
+    type_name = "function"
+
+    def __init__(self, name, params, body, env, span):
+        self.name, self.params, self.body, self.env, self.span = name, params, body, env, span
+
+    def pr_str(self) -> str:
+        return f"#<fn {self.name or 'anonymous'}>"
+
+
+class Macro(Fn):
+    type_name = "macro"
+
+    def pr_str(self) -> str:
+        return f"#<macro {self.name}>"
+
+
+class Poison:
+    """Stands in for a value whose evaluation already reported an error, so one
+    mistake is reported once and `wlisp check` can go on to find the next."""
+
+    type_name = "error"
+
+    def pr_str(self) -> str:
+        return "#<error>"
+
+
+POISON = Poison()
+
+OUTCOME_FIELDS = ("output", "structured", "success", "agent", "task-id", "session-id",
+                  "usage", "error", "finish-reason")
+
+
+class Ref:
+    """A value known only at run time, as a residual expression over node values.
+
+    `deps` are the node ids it reads; `kind`/`schema`/`node` describe what it
+    points at (a step's outcome and its :returns schema, a loop, ...) so the
+    compiler can check field names; `raw` is the span where raw output of a
+    quarantined step entered it, `quarantined` that such a step influenced it.
+    """
+
+    __slots__ = ("expr", "deps", "kind", "node", "schema", "quarantined", "raw")
+    type_name = "runtime value"
+
+    def __init__(self, expr, deps=frozenset(), kind="value", node=None, schema=None,
+                 quarantined=False, raw=None):
+        self.expr, self.deps, self.kind, self.node = expr, deps, kind, node
+        self.schema, self.quarantined, self.raw = schema, quarantined, raw
+
+    def pr_str(self) -> str:
+        return f"#<runtime {self.node or self.kind}>"
+
+
+class NotPure(Exception):
+    """Raised when a step would be created where only an expression is allowed."""
+
+    def __init__(self, span):
+        self.span = span
+
+
+SPECIAL: dict = {}
+
+
+def special(*names):
+    def register(fn):
+        for n in names:
+            SPECIAL[n] = fn
+        return fn
+    return register
+
+
+def refs_in(x):
+    """Refs inside a static value (a vector of step outcomes, say)."""
+    if isinstance(x, Ref):
+        yield x
+    elif isinstance(x, (Vector, List)):
+        for i in x:
+            if isinstance(i, (Ref, Vector, List, Map)):
+                yield from refs_in(i)
+    elif isinstance(x, Map):
+        for v in x.values():
+            yield from refs_in(v)
+
+
+def has_ref(x) -> bool:
+    return next(refs_in(x), None) is not None
+
+
+def merge_refs(expr, parts, kind="value") -> Ref:
+    deps, quarantined, raw = set(), False, None
+    for r in parts:
+        deps |= r.deps
+        quarantined = quarantined or r.quarantined
+        raw = raw or r.raw
+    return Ref(expr, frozenset(deps), kind, quarantined=quarantined, raw=raw)
+
+
+class Evaluator:
+    """Evaluates forms at compile time. Subclassed by `compiler.Compiler`."""
+
+    def __init__(self, sources: Sources | None = None):
+        self.sources = sources or Sources()
+        self.diagnostics: list[Diagnostic] = []
+        self.root = Env()
+        for name in B.BUILTINS:
+            self.root.vars[name] = Builtin(name)
+        self.modules: dict[str, Env] = {}
+        self.loading: list[str] = []
+        self.macro_stack: list[tuple[Macro, Span | None]] = []
+        self.call_stack: list = []  # Fn objects and "branch" markers (runtime conditionals)
+        self.pure = 0
+        self.fresh = 0
+
+    # --- errors ---------------------------------------------------------------
+
+    def record(self, err: WlispError) -> Poison:
+        for d in err.diagnostics:
+            for macro, call_span in reversed(self.macro_stack):
+                d.notes.append((f"in the expansion of macro `{macro.name}`", call_span))
+            self.diagnostics.append(d)
+        return POISON
+
+    def guarded(self, fn, *args):
+        """Run fn; on a user error record it and return POISON instead of stopping."""
+        try:
+            return fn(*args)
+        except WlispError as err:
+            return self.record(err)
+
+    @staticmethod
+    def error(code, message, span, *notes) -> WlispError:
+        return WlispError.at(code, message, span, *notes)
+
+    # --- modules and files ----------------------------------------------------
+
+    def new_module(self) -> Env:
+        return Env(self.root, module=True)
+
+    def eval_toplevel(self, text: str, filename: str, env: Env) -> None:
+        """Evaluate every top-level form, recording errors and going on."""
+        self.sources.add(filename, text)
+        try:
+            forms = read(text, filename)
+        except WlispError as err:
+            self.record(err)
+            return
+        for form in forms:
+            self.guarded(self.eval, form, env)
+
+    @special("import")
+    def _import(self, form: List, env: Env):
+        if len(form) < 2:
+            raise self.error("W0301", "`import` takes a file name or a module name", form.span)
+        target = form[1]
+        opts = self.options(form, 2, {"only", "as"}, "import")
+        if isinstance(target, str):
+            path, label = self.resolve_import(target, form)
+            key = os.path.realpath(path)
+            loader = lambda: open(path, encoding="utf-8").read()  # noqa: E731
+        elif isinstance(target, Symbol):
+            name = target.name
+            res = resources.files("wlisp.stdlib").joinpath(f"{name}.wl")
+            if not res.is_file():
+                mods = [p.name[:-3] for p in resources.files("wlisp.stdlib").iterdir()
+                        if p.name.endswith(".wl")]
+                raise self.error("W0501", f"no standard library module `{name}`"
+                                 + did_you_mean(name, mods), target.span)
+            key = label = f"<stdlib>/{name}.wl"
+            loader = res.read_text
+        else:
+            raise self.error("W0303", "`import` takes a string path or a module name",
+                             form.span_at(1))
+        module = self.load_module(key, label, loader, form.span_at(1))
+        exported = {k: v for k, v in module.vars.items()}
+        only = opts.get("only")
+        if only is not None:
+            if not isinstance(only[0], Vector):
+                raise self.error("W0303", "`:only` takes a vector of names", only[1])
+            picked = {}
+            for sym in only[0]:
+                name = sym.name if isinstance(sym, Symbol) else str(sym)
+                if name not in exported:
+                    raise self.error("W0201", f"`{name}` is not defined in {label}"
+                                     + did_you_mean(name, exported), getattr(sym, "span", None)
+                                     or only[1])
+                picked[name] = exported[name]
+            exported = picked
+        prefix = ""
+        if "as" in opts:
+            alias = opts["as"][0]
+            if not isinstance(alias, Symbol):
+                raise self.error("W0303", "`:as` takes a name", opts["as"][1])
+            prefix = alias.name + "/"
+        target_env = env.module_env()
+        for k, v in exported.items():
+            target_env.vars[prefix + k] = v
+        return None
+
+    def resolve_import(self, name: str, form: List):
+        here = form.span.file if form.span else "<input>"
+        base = os.path.dirname(os.path.abspath(here)) if not here.startswith("<") else os.getcwd()
+        path = os.path.normpath(os.path.join(base, name))
+        real_base, real = os.path.realpath(base), os.path.realpath(path)
+        if os.path.commonpath([real_base, real]) != real_base:
+            raise self.error("W0502", f"`{name}` is outside the importing file's directory "
+                             f"tree ({base}); imports may only reach files beside or below it",
+                             form.span_at(1))
+        if not os.path.isfile(path):
+            raise self.error("W0501", f"cannot import `{name}`: no such file", form.span_at(1))
+        label = os.path.relpath(path) if not os.path.isabs(here) else path
+        return path, label
+
+    def load_module(self, key, label, loader, span) -> Env:
+        if key in self.modules:
+            return self.modules[key]
+        if key in self.loading:
+            raise self.error("W0503", f"import cycle: {' -> '.join(self.loading + [key])}", span)
+        try:
+            text = loader()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.error("W0501", f"cannot read `{label}`: {exc}", span) from None
+        env = self.new_module()
+        self.loading.append(key)
+        before = len(self.diagnostics)
+        try:
+            self.eval_toplevel(text, label, env)
+        finally:
+            self.loading.pop()
+        if len(self.diagnostics) > before:
+            for d in self.diagnostics[before:]:
+                d.notes.append(("while importing this module", span))
+        self.modules[key] = env
+        return env
+
+    # --- evaluation -----------------------------------------------------------
+
+    def eval(self, x, env: Env):
+        t = type(x)
+        if t is Symbol:
+            return self.lookup(x, env)
+        if t is List:
+            if not x:
+                return x
+            head = x[0]
+            if type(head) is Symbol:
+                handler = SPECIAL.get(head.name)
+                if handler is not None:
+                    return handler(self, x, env)
+            f = self.eval(head, env)
+            if isinstance(f, Macro):
+                return self.expand_macro(f, x, env)
+            args = [self.eval(a, env) for a in x[1:]]
+            if any(a is POISON for a in args) or f is POISON:
+                return POISON
+            return self.apply(f, args, x)
+        if t is Vector:
+            items = [self.guarded(self.eval, i, env) for i in x]
+            return POISON if POISON in items else Vector(items)
+        if t is Map:
+            out = Map()
+            for k, v in x.items():
+                out[self.eval(k, env)] = self.guarded(self.eval, v, env)
+            return POISON if any(v is POISON for v in out.values()) else out
+        return x
+
+    def lookup(self, sym: Symbol, env: Env):
+        name = sym.name
+        scope = env.find(name)
+        if scope is not None:
+            return scope[name]
+        if "." in name and name not in SPECIAL:
+            head, *path = name.split(".")
+            scope = env.find(head)
+            if scope is None:
+                raise self.unknown(head, env, sym.span)
+            return self.get_path(scope[head], path, sym)
+        raise self.unknown(name, env, sym.span)
+
+    def unknown(self, name, env, span) -> WlispError:
+        names = set(SPECIAL)
+        e = env
+        while e is not None:
+            names.update(e.vars)
+            e = e.parent
+        hint = did_you_mean(name, names)
+        return self.error("W0201", f"unknown name `{name}`{hint}", span)
+
+    def get_path(self, value, path, sym: Symbol):
+        """`a.b.c`: fields of static maps now, of runtime values at run time."""
+        for i, key in enumerate(path):
+            if value is POISON:
+                return POISON
+            if isinstance(value, Ref):
+                return self.runtime_get(value, path[i:], sym)
+            if isinstance(value, Map):
+                value = value.get(key, value.get(Keyword(key)))
+            elif value is None:
+                return None
+            else:
+                raise self.error("W0303", f"cannot read field `{key}` of a "
+                                 f"{B.type_name(value)}", sym.span)
+        return value
+
+    def runtime_get(self, ref: Ref, path, sym) -> Ref:
+        """Residual dotted access (checked against the step's schema by the compiler)."""
+        return merge_refs({"get": ref.expr, "path": list(path)}, [ref])
+
+    def eval_body(self, forms, env: Env):
+        result = None
+        for form in forms:
+            result = self.guarded(self.eval, form, env)
+        return result
+
+    # --- functions, macros, builtins ----------------------------------------
+
+    def apply(self, f, args, form: List):
+        if isinstance(f, Fn):
+            return self.call_fn(f, args, form)
+        if isinstance(f, Builtin):
+            return self.apply_builtin(f.name, args, form)
+        raise self.error("W0307", f"a {B.type_name(f)} is not callable: `{pr_str(form[0])}`",
+                         form.span_at(0))
+
+    def call_fn(self, f: Fn, args, form: List | None):
+        span = form.span if form is not None else None
+        if f in self.call_stack:
+            first = self.call_stack.index(f)
+            if self.call_stack[first:].count("branch") > MAX_RUNTIME_RECURSION:
+                raise self.error(
+                    "W0402", f"recursive call to `{f.name or 'fn'}` depends on a runtime "
+                    "value, so it cannot be unrolled at compile time; use `loop` with "
+                    "`:until` to repeat steps until a runtime condition holds", span,
+                    ("function defined here", f.span))
+        if len(self.call_stack) > MAX_CALL_DEPTH:
+            raise self.error("W0402", f"compile-time recursion deeper than {MAX_CALL_DEPTH} "
+                             f"calls in `{f.name or 'fn'}`", span)
+        env = Env(f.env)
+        self.bind_params(f, args, env, span)
+        self.call_stack.append(f)
+        try:
+            return self.eval_body(f.body, env)
+        finally:
+            self.call_stack.pop()
+
+    def bind_params(self, f: Fn, args, env: Env, span) -> None:
+        params = list(f.params)
+        rest = None
+        if any(p == Symbol("&") for p in params):
+            i = params.index(Symbol("&"))
+            params, rest = params[:i], params[i + 1] if i + 1 < len(params) else None
+        if len(args) < len(params) or (rest is None and len(args) > len(params)):
+            want = f"{len(params)}{'+' if rest is not None else ''}"
+            raise self.error("W0301", f"`{f.name or 'fn'}` takes {want} argument"
+                             f"{'' if want == '1' else 's'}, got {len(args)}", span,
+                             (f"`{f.name or 'fn'}` is defined here", f.span))
+        for p, a in zip(params, args, strict=False):
+            self.bind(p, a, env)
+        if rest is not None:
+            self.bind(rest, Vector(args[len(params):]), env)
+
+    def bind(self, pattern, value, env: Env) -> None:
+        """Bind a symbol or a vector destructuring pattern."""
+        if isinstance(pattern, Symbol):
+            if pattern.name != "_":
+                env.vars[pattern.name] = value
+            return
+        if not isinstance(pattern, Vector):
+            raise self.error("W0302", "a binding name must be a symbol or a vector of symbols",
+                             getattr(pattern, "span", None))
+        names = list(pattern)
+        rest = None
+        if Symbol("&") in names:
+            i = names.index(Symbol("&"))
+            names, rest = names[:i], names[i + 1] if i + 1 < len(names) else None
+        for i, p in enumerate(names):
+            self.bind(p, self.nth_of(value, i, pattern), env)
+        if rest is not None:
+            if isinstance(value, Ref):
+                self.bind(rest, merge_refs({"call": "concat", "args": [
+                    {"call": "rest", "args": [value.expr]}]}, [value]), env)
+            else:
+                self.bind(rest, Vector(B._seq(value)[len(names):]) if value is not POISON
+                          else POISON, env)
+
+    def nth_of(self, value, i, pattern):
+        if value is POISON:
+            return POISON
+        if isinstance(value, Ref):
+            return merge_refs({"call": "nth", "args": [value.expr, i, None]}, [value])
+        try:
+            seq = B._seq(value)
+        except B.BuiltinError as exc:
+            raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
+        return seq[i] if i < len(seq) else None
+
+    def expand_macro(self, m: Macro, form: List, env: Env):
+        menv = Env(m.env)
+        self.bind_params(m, list(form[1:]), menv, form.span)
+        self.call_stack.append(m)
+        try:
+            expansion = self.eval_body(m.body, menv)
+        finally:
+            self.call_stack.pop()
+        expansion = respan(expansion, form.span, _reachable(form[1:]))
+        self.macro_stack.append((m, form.span))
+        try:
+            return self.eval(expansion, env)
+        except WlispError as err:
+            for d in err.diagnostics:
+                d.notes.append((f"in the expansion of macro `{m.name}`", form.span))
+            raise
+        finally:
+            self.macro_stack.pop()
+
+    def call_value(self, f, args, span=None):
+        """Call a function value from a builtin (map/filter/reduce/sort)."""
+        if isinstance(f, Fn):
+            return self.call_fn(f, list(args), List((), span))
+        if isinstance(f, Builtin):
+            return self.apply_builtin(f.name, list(args), List((f,), span))
+        raise B.BuiltinError(f"expected a function, got {B.type_name(f)}")
+
+    def apply_builtin(self, name: str, args, form: List):
+        structural = name in B.STRUCTURAL
+        runtime = any(isinstance(a, Ref) for a in args) if structural else \
+            any(has_ref(a) for a in args)
+        if name in B.HIGHER_ORDER:
+            return self.apply_higher(name, args, form, runtime)
+        if runtime:
+            return self.residual(name, args, form)
+        return self.static_builtin(name, args, form)
+
+    def static_builtin(self, name, args, form):
+        try:
+            return B.apply(name, args, call=lambda f, a: self.call_value(f, a, form.span))
+        except B.BuiltinError as exc:
+            raise self.error("W0303", str(exc), form.span) from None
+
+    def residual(self, name, args, form) -> Ref:
+        lo, hi = B.BUILTINS[name][1:]
+        if len(args) < lo or (hi is not None and len(args) > hi):
+            self.static_builtin(name, args, form)  # raises the arity error
+        exprs = [self.to_expr(a, form.span_at(i + 1)) for i, a in enumerate(args)]
+        if name == "str":  # fold neighbouring constant text: readable specs, less work later
+            folded: list = []
+            for e in exprs:
+                if not isinstance(e, dict):
+                    e = B.render(e)
+                    if folded and isinstance(folded[-1], str):
+                        folded[-1] += e
+                        continue
+                folded.append(e)
+            exprs = folded
+        return merge_refs({"call": name, "args": exprs}, [r for a in args for r in refs_in(a)])
+
+    def apply_higher(self, name, args, form, runtime):
+        f, coll = (args[0], args[1]) if name != "sort" else (args[1] if len(args) > 1 else None,
+                                                            args[0])
+        if not runtime:
+            try:
+                return self.static_builtin(name, args, form)
+            except _NeedsRuntime:
+                pass
+        if f is None:
+            return self.residual(name, args, form)
+        nparams = 2 if name == "reduce" else 1
+        fexpr = self.fn_expr(f, nparams, form)
+        rest = [self.to_expr(a, form.span_at(i + 2)) for i, a in enumerate(args[1:])]
+        parts = [r for a in args[1:] for r in refs_in(a)] + [fexpr[1]]
+        call_args = [fexpr[0], *rest] if name != "sort" else [self.to_expr(coll, form.span),
+                                                              fexpr[0]]
+        return merge_refs({"call": name, "args": call_args}, parts)
+
+    def fn_expr(self, f, nparams: int, form) -> tuple[dict, Ref]:
+        """Compile a pure function value to a residual lambda expression."""
+        if isinstance(f, Builtin):
+            self.fresh += 1
+            scope = f"fn{self.fresh}"
+            params = [f"x{i}" for i in range(nparams)]
+            body = {"call": f.name, "args": [{"var": p, "in": scope} for p in params]}
+            return {"fn": {"params": params, "in": scope, "body": body}}, Ref(None)
+        if not isinstance(f, Fn) or isinstance(f, Macro):
+            raise self.error("W0303", f"expected a function, got {B.type_name(f)}", form.span)
+        self.fresh += 1
+        scope = f"fn{self.fresh}"
+        names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(f.params)]
+        args = [Ref({"var": n, "in": scope}) for n in names]
+        self.pure += 1
+        try:
+            value = self.call_fn(f, args[:nparams] if len(args) >= nparams else args, form)
+        except NotPure as np:
+            raise self.error("W0406", "this function creates steps, so it cannot be applied "
+                             "to a runtime collection here; only `map` turns a spawning "
+                             "function into a map node", np.span or form.span) from None
+        finally:
+            self.pure -= 1
+        body_ref = value if isinstance(value, Ref) else Ref(None)
+        return ({"fn": {"params": names, "in": scope, "body": self.to_expr(value, form.span)}},
+                merge_refs(None, [r for r in refs_in(value)] + [body_ref]))
+
+    def to_expr(self, v, span=None):
+        """A compile-time value as a residual expression (JSON)."""
+        if v is None or isinstance(v, (bool, int, float)):
+            return v
+        if isinstance(v, str):
+            return str.__str__(v)
+        if isinstance(v, Ref):
+            return v.expr
+        if isinstance(v, Symbol):
+            return v.name
+        if isinstance(v, (Vector, List)):
+            if not has_ref(v):
+                return {"lit": B.to_json(v)}
+            return {"vec": [self.to_expr(i, span) for i in v]}
+        if isinstance(v, Map):
+            if not has_ref(v):
+                return {"lit": B.to_json(v)}
+            return {"map": [[B.render_key(k), self.to_expr(x, span)] for k, x in v.items()]}
+        if v is POISON:
+            return None
+        raise self.error("W0309", f"a {B.type_name(v)} cannot be used as a runtime value "
+                         f"(`{pr_str(v)}`)", span)
+
+    # --- hooks the compiler implements ----------------------------------------
+
+    def locate(self, span, needle):
+        return locate_in(self.sources, span, needle)
+
+    @contextmanager
+    def binding_scope(self, pattern):
+        """Around the value of a `let` binding (the compiler names steps after it)."""
+        yield
+
+    def node_count(self) -> int:
+        return 0
+
+    def runtime_branches(self, value, kind, clauses, default, form, env):
+        """A conditional whose test is known only at run time."""
+        raise self.error("W0309", "a condition on a runtime value needs a workflow context",
+                         form.span)
+
+    # --- option parsing -------------------------------------------------------
+
+    def options(self, form: List, start: int, allowed, what: str, evaluate=None) -> dict:
+        """Parse trailing `:key value` pairs; unknown keys get a did-you-mean."""
+        out = {}
+        i = start
+        while i < len(form):
+            key = form[i]
+            if not isinstance(key, Keyword):
+                raise self.error("W0302", f"expected a keyword option for `{what}`, got "
+                                 f"`{pr_str(key)}`", form.span_at(i))
+            if key not in allowed:
+                raise self.error("W0207", f"unknown option `:{key}` for `{what}`"
+                                 + did_you_mean(key, sorted(allowed)), form.span_at(i),
+                                 (f"`{what}` takes: " + ", ".join(f":{a}" for a in
+                                                                   sorted(allowed)), None))
+            if i + 1 >= len(form):
+                raise self.error("W0302", f"option `:{key}` needs a value", form.span_at(i))
+            value = form[i + 1]
+            if evaluate is not None:
+                value = evaluate(value)
+            out[str.__str__(key)] = (value, form.span_at(i + 1))
+            i += 2
+        return out
+
+
+class _NeedsRuntime(Exception):
+    pass
+
+
+def _reachable(forms) -> set[int]:
+    seen: set[int] = set()
+    stack = list(forms)
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, (List, Vector)):
+            stack.extend(x)
+        elif isinstance(x, Map):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+    return seen
+
+
+def respan(x, span, keep: set[int]):
+    """Give forms created by a macro the call site's span; the caller's own forms
+    (spliced in as arguments) keep theirs."""
+    if id(x) in keep:
+        return x
+    if isinstance(x, Symbol):
+        return Symbol(x.name, span)
+    if isinstance(x, Keyword):
+        return Keyword(x, span)
+    if isinstance(x, (List, Vector)):
+        return type(x)([respan(i, span, keep) for i in x], span)
+    if isinstance(x, Map):
+        return Map(((respan(k, span, keep), respan(v, span, keep)) for k, v in x.items()),
+                   span=span)
+    return x
+
+
+# --- special forms of the core language -----------------------------------------
+
+
+def _sym(form: List, i: int, what: str) -> Symbol:
+    if i >= len(form) or not isinstance(form[i], Symbol):
+        raise WlispError.at("W0302", f"`{what}` needs a name here", form.span_at(i))
+    return form[i]
+
+
+@special("def")
+def _def(ev: Evaluator, form: List, env: Env):
+    if len(form) != 3:
+        raise ev.error("W0301", "`def` takes a name and a value: (def name expr)", form.span)
+    name = _sym(form, 1, "def")
+    _check_definable(name)
+    value = ev.eval(form[2], env)
+    env.module_env().vars[name.name] = value
+    return value
+
+
+def _check_definable(name: Symbol) -> None:
+    if name.name in SPECIAL:
+        raise WlispError.at("W0202", f"`{name.name}` is a special form and cannot be redefined",
+                            name.span)
+
+
+def _params(form: List, i: int, what: str) -> Vector:
+    if i >= len(form) or not isinstance(form[i], Vector):
+        raise WlispError.at("W0302", f"`{what}` needs a parameter vector like [a b]",
+                            form.span_at(i))
+    for p in form[i]:
+        if not isinstance(p, (Symbol, Vector)):
+            raise WlispError.at("W0302", f"parameters must be names, got `{pr_str(p)}`",
+                                getattr(p, "span", None) or form.span_at(i))
+    return form[i]
+
+
+@special("defn", "defmacro")
+def _defn(ev: Evaluator, form: List, env: Env):
+    kind = form[0].name
+    name = _sym(form, 1, kind)
+    _check_definable(name)
+    i = 3 if len(form) > 3 and isinstance(form[2], str) else 2
+    params = _params(form, i, kind)
+    cls = Macro if kind == "defmacro" else Fn
+    f = cls(name.name, tuple(params), form[i + 1:], env, form.span)
+    env.module_env().vars[name.name] = f
+    return f
+
+
+@special("fn")
+def _fn(ev: Evaluator, form: List, env: Env):
+    params = _params(form, 1, "fn")
+    return Fn(None, tuple(params), form[2:], env, form.span)
+
+
+@special("let")
+def _let(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2 or not isinstance(form[1], Vector) or len(form[1]) % 2:
+        raise ev.error("W0302", "`let` needs a vector of name/value pairs: (let [a 1 b 2] ...)",
+                       form.span_at(1))
+    bindings = form[1]
+    inner = Env(env)
+    for i in range(0, len(bindings), 2):
+        pattern = bindings[i]
+        if not isinstance(pattern, (Symbol, Vector)):
+            raise ev.error("W0302", f"a `let` name must be a symbol or a vector, got "
+                           f"`{pr_str(pattern)}`", bindings.span_at(i))
+        with ev.binding_scope(pattern):
+            value = ev.guarded(ev.eval, bindings[i + 1], inner)
+        ev.bind(pattern, value, inner)
+    return ev.eval_body(form[2:], inner)
+
+
+@special("do")
+def _do(ev: Evaluator, form: List, env: Env):
+    return ev.eval_body(form[1:], env)
+
+
+@special("quote")
+def _quote(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`quote` takes one form", form.span)
+    return form[1]
+
+
+@special("quasiquote")
+def _quasiquote(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`quasiquote` takes one form", form.span)
+    return _qq(ev, form[1], env)
+
+
+def _qq(ev: Evaluator, x, env: Env):
+    if isinstance(x, List) and x and x[0] == Symbol("unquote"):
+        return ev.eval(x[1], env)
+    if isinstance(x, (List, Vector)):
+        items = []
+        for item in x:
+            if isinstance(item, List) and item and item[0] == Symbol("unquote-splicing"):
+                spliced = ev.eval(item[1], env)
+                if not isinstance(spliced, (List, Vector)) and spliced is not None:
+                    raise ev.error("W0303", "`~@` needs a list or vector to splice, got a "
+                                   f"{B.type_name(spliced)}", item.span)
+                items.extend(spliced or ())
+            else:
+                items.append(_qq(ev, item, env))
+        return type(x)(items, x.span)
+    if isinstance(x, Map):
+        return Map(((_qq(ev, k, env), _qq(ev, v, env)) for k, v in x.items()), span=x.span)
+    return x
+
+
+@special("unquote", "unquote-splicing")
+def _unquote(ev: Evaluator, form: List, env: Env):
+    raise ev.error("W0308", "`~` (unquote) is only meaningful inside a ` (quasiquote)",
+                   form.span)
+
+
+@special("if")
+def _if(ev: Evaluator, form: List, env: Env):
+    if len(form) not in (3, 4):
+        raise ev.error("W0301", "`if` takes a condition, a then-form and an optional "
+                       "else-form", form.span)
+    cond = ev.eval(form[1], env)
+    if cond is POISON:
+        return POISON
+    if isinstance(cond, Ref):
+        return ev.runtime_branches(cond, "if", [(True, form[2:3])], form[3:4], form, env)
+    return ev.eval(form[2], env) if B.truthy(cond) else \
+        (ev.eval(form[3], env) if len(form) == 4 else None)
+
+
+@special("when")
+def _when(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2:
+        raise ev.error("W0301", "`when` takes a condition and a body", form.span)
+    cond = ev.eval(form[1], env)
+    if cond is POISON:
+        return POISON
+    if isinstance(cond, Ref):
+        return ev.runtime_branches(cond, "if", [(True, form[2:])], (), form, env)
+    return ev.eval_body(form[2:], env) if B.truthy(cond) else None
+
+
+@special("cond")
+def _cond(ev: Evaluator, form: List, env: Env):
+    if len(form) % 2 == 0:
+        raise ev.error("W0302", "`cond` takes test/expression pairs", form.span)
+    return _cond_from(ev, form, 1, env)
+
+
+def _cond_from(ev, form, i, env):
+    while i < len(form):
+        test = ev.eval(form[i], env)
+        if test is POISON:
+            return POISON
+        if isinstance(test, Ref):
+            rest = List((Symbol("cond", form.span), *form[i + 2:]), form.span,
+                        (form.span, *(form.item_spans or ())[i + 2:]) if form.item_spans
+                        else None)
+            return ev.runtime_branches(test, "if", [(True, (form[i + 1],))], (rest,), form, env)
+        if B.truthy(test):
+            return ev.eval(form[i + 1], env)
+        i += 2
+    return None
+
+
+@special("case")
+def _case(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2:
+        raise ev.error("W0301", "`case` takes a value and value/expression pairs", form.span)
+    value = ev.eval(form[1], env)
+    clauses, default = [], ()
+    i = 2
+    while i < len(form):
+        if form[i] == Keyword("else") and i + 1 < len(form):
+            default = (form[i + 1],)
+            i += 2
+            continue
+        if i + 1 >= len(form):
+            raise ev.error("W0302", "`case` clause without an expression; use `:else e` for "
+                           "the default", form.span_at(i))
+        label = form[i]
+        if not isinstance(label, (str, int, float, bool)) and label is not None:
+            raise ev.error("W0302", "`case` labels must be literals (keywords, strings, "
+                           "numbers, booleans)", form.span_at(i))
+        clauses.append((label, (form[i + 1],)))
+        i += 2
+    if value is POISON:
+        return POISON
+    if isinstance(value, Ref):
+        return ev.runtime_branches(value, "case", clauses, default, form, env)
+    for label, body in clauses:
+        if B.eq(label, value):
+            return ev.eval_body(body, env)
+    return ev.eval_body(default, env)
+
+
+@special("and", "or")
+def _and_or(ev: Evaluator, form: List, env: Env):
+    is_and = form[0].name == "and"
+    residual = []
+    value = is_and
+    for i, sub in enumerate(form[1:], 1):
+        before = ev.node_count()
+        value = ev.eval(sub, env)
+        if residual and ev.node_count() != before:
+            raise ev.error("W0406", f"steps inside `{form[0].name}` after a runtime test would "
+                           "always run; use `if` or `when` for conditional steps",
+                           form.span_at(i))
+        if value is POISON:
+            return POISON
+        if isinstance(value, Ref) or has_ref(value):
+            residual.append(value)
+            continue
+        if residual:
+            residual.append(value)
+        elif B.truthy(value) != is_and:
+            return value
+    if not residual:
+        return value
+    op = "and" if is_and else "or"
+    return merge_refs({op: [ev.to_expr(v, form.span) for v in residual]},
+                      [r for v in residual for r in refs_in(v)])
+
+
+@special("fmt")
+def _fmt(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`fmt` takes one template string: (fmt \"Hello {name}\")",
+                       form.span)
+    template = form[1]
+    if not isinstance(template, str):
+        template = ev.eval(template, env)
+        if not isinstance(template, str):
+            raise ev.error("W0303", "`fmt` needs a template string", form.span_at(1))
+    parts = []
+    pos = 0
+    for m in _HOLE.finditer(template):
+        if m.start() > pos:
+            parts.append(template[pos:m.start()])
+        pos = m.end()
+        text = m.group(0)
+        if text in ("{{", "}}"):
+            parts.append(text[0])
+            continue
+        name = m.group(1).strip()
+        span = ev.locate(form.span_at(1), text)
+        if not _HOLE_NAME.match(name):
+            raise ev.error("W0302", f"a `fmt` hole holds a name or a dotted path, not "
+                           f"`{name}`", span)
+        parts.append(ev.guarded(ev.lookup, Symbol(name, span), env))
+    if pos < len(template):
+        parts.append(template[pos:])
+    if any(p is POISON for p in parts):
+        return POISON
+    if not any(has_ref(p) for p in parts):
+        return ev.static_builtin("str", parts, form)
+    return ev.residual("str", parts, form)
+
+
+_HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_HOLE_NAME = re.compile(r"[^\s\d:.(){}\[\]\"';`~][^\s(){}\[\]\"';`~]*\Z")
+
+
+def locate_in(sources: Sources, span: Span | None, needle: str) -> Span | None:
+    """Find `needle` inside the source text covered by `span` (for fmt holes)."""
+    if span is None:
+        return None
+    text = sources.texts.get(span.file)
+    if text is None:
+        return span
+    lines = text.split("\n")
+    for ln in range(span.line, min(span.end_line, len(lines)) + 1):
+        line = lines[ln - 1]
+        start = span.col - 1 if ln == span.line else 0
+        col = line.find(needle, start)
+        if col >= 0:
+            return Span(span.file, ln, col + 1, ln, col + 1 + len(needle))
+    return span

@@ -1,0 +1,277 @@
+"""Reader: wlisp text → data with source spans, parsed by Lark (grammar/wlisp.lark).
+
+The grammar only tokenises and matches brackets; this module classifies atoms
+(numbers, keywords, symbols), decodes strings, and turns Lark's errors into
+diagnostics that point at the unclosed bracket or the bad token.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from .data import Keyword, List, Map, Symbol, Vector
+from .errors import Span, WlispError
+
+_INT = re.compile(r"[+-]?\d+\Z")
+_FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")
+_NAME = re.compile(r"[^\d:.][^:]*\Z|[+-]\Z")
+_ESCAPE = re.compile(r'\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|.)', re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "\\": "\\"}
+_QUOTES = {"quote": "quote", "quasiquote": "quasiquote", "unquote": "unquote",
+           "splice": "unquote-splicing"}
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+
+
+def grammar_text() -> str:
+    return resources.files("wlisp.grammar").joinpath("wlisp.lark").read_text()
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from lark import Lark
+
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+
+def read(text: str, filename: str = "<input>") -> list:
+    """Read every datum in `text`. Raises WlispError with a reader diagnostic."""
+    from lark import Token
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    try:
+        tree = _parser().parse(text)
+    except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as exc:
+        raise _syntax_error(text, filename, exc) from None
+    except LarkError as exc:  # pragma: no cover - defensive
+        raise WlispError.at("W0101", f"cannot read: {exc}", Span(filename, 1, 1, 1, 2)) from None
+    builder = _Builder(filename, Token)
+    try:
+        return [builder.datum(child) for child in tree.children]
+    except RecursionError:
+        raise WlispError.at("W0405", "forms are nested too deeply to read",
+                            Span(filename, 1, 1, 1, 2)) from None
+
+
+class _Builder:
+    """Turns Lark's tree into data; one method per datum kind."""
+
+    def __init__(self, filename: str, token_cls):
+        self.file = filename
+        self.Token = token_cls
+
+    def span(self, tok) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def span2(self, first, last) -> Span:
+        return Span(self.file, first.line, first.column, last.end_line, last.end_column)
+
+    def datum(self, node):
+        if isinstance(node, self.Token):
+            return self.token(node)
+        kind = node.data
+        kids = node.children
+        if kind in _QUOTES:
+            inner = self.datum(kids[1])
+            span = Span(self.file, kids[0].line, kids[0].column,
+                        *self._end(kids[1], inner))
+            sym = Symbol(_QUOTES[kind], self.span(kids[0]))
+            return List((sym, inner), span, (sym.span, getattr(inner, "span", None)
+                                             or self._node_span(kids[1])))
+        span = self.span2(kids[0], kids[-1])
+        inner = kids[1:-1]
+        items = [self.datum(k) for k in inner]
+        spans = tuple(getattr(i, "span", None) or self._node_span(k)
+                      for i, k in zip(items, inner, strict=True))
+        if kind == "list":
+            return List(items, span, spans)
+        if kind == "vector":
+            return Vector(items, span, spans)
+        if len(items) % 2:
+            raise WlispError.at("W0104", "a map literal needs an even number of forms "
+                                f"(got {len(items)})", span)
+        pairs, pair_spans = [], {}
+        for i in range(0, len(items), 2):
+            key = items[i]
+            try:
+                hash(key)
+            except TypeError:
+                raise WlispError.at("W0303", "a map key must be a number, string, keyword "
+                                    "or symbol", spans[i]) from None
+            pairs.append((key, items[i + 1]))
+            pair_spans[key] = (spans[i], spans[i + 1])
+        return Map(pairs, span=span, pair_spans=pair_spans)
+
+    def _node_span(self, node) -> Span:
+        if isinstance(node, self.Token):
+            return self.span(node)
+        first, last = node.children[0], node.children[-1]
+        while not isinstance(first, self.Token):
+            first = first.children[0]
+        while not isinstance(last, self.Token):
+            last = last.children[-1]
+        return self.span2(first, last)
+
+    def _end(self, node, datum):
+        sp = getattr(datum, "span", None) or self._node_span(node)
+        return sp.end_line, sp.end_col
+
+    def token(self, tok):
+        span = self.span(tok)
+        if tok.type == "ATOM":
+            return atom(str(tok), span)
+        if tok.type == "STRING":
+            return unescape(str(tok)[1:-1], span, offset=1)
+        return triple_quoted(str(tok), span)
+
+
+def atom(text: str, span: Span):
+    """Classify an atom token: number, constant, keyword or symbol."""
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if text == "nil":
+        return None
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    if text.startswith(":"):
+        name = text[1:]
+        if not name or ":" in name:
+            raise WlispError.at("W0107", f"invalid keyword `{text}`", span)
+        return Keyword(name, span)
+    if not _NAME.match(text) or _bad_dots(text):
+        raise WlispError.at("W0107", f"invalid number or symbol `{text}`", span)
+    return Symbol(text, span)
+
+
+def _bad_dots(text: str) -> bool:
+    if "." not in text or text in (".", ".."):
+        return text == ".."
+    return any(part == "" for part in text.split("."))
+
+
+def unescape(body: str, span: Span, offset: int = 1) -> str:
+    if "\\" not in body:
+        return body
+
+    def repl(m: re.Match) -> str:
+        code = m.group(1)
+        if code in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[code]
+        if code.startswith("u") and len(code) > 1:
+            value = int(code[2:-1] if code[1] == "{" else code[1:], 16)
+            if value <= 0x10FFFF:
+                return chr(value)
+        before = body[: m.start()]
+        line = span.line + before.count("\n")
+        col = (len(before) - before.rfind("\n")) if "\n" in before else span.col + offset + len(before)
+        raise WlispError.at("W0105", f"invalid escape `\\{code}` in string",
+                            Span(span.file, line, col, line, col + 1 + len(code)))
+
+    return _ESCAPE.sub(repl, body)
+
+
+def triple_quoted(token: str, span: Span) -> str:
+    """Drop the first newline and the closing line's indentation, then dedent."""
+    body = token[3:-3]
+    if body.startswith("\r\n"):
+        body = body[2:]
+    elif body.startswith("\n"):
+        body = body[1:]
+    lines = body.split("\n")
+    if len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
+    cut = min(indents, default=0)
+    text = "\n".join(ln[cut:] for ln in lines)
+    return unescape(text, span, offset=3)
+
+
+def _syntax_error(text: str, filename: str, exc) -> WlispError:
+    """Explain a Lark error in terms of brackets and tokens, pointing where it helps."""
+    from lark.exceptions import UnexpectedCharacters
+
+    problem = scan_brackets(text)
+    if problem is not None:
+        code, message, (line, col), note = problem
+        notes = [(note[0], Span(filename, note[1][0], note[1][1], note[1][0], note[1][1] + 1))] \
+            if note else []
+        return WlispError.at(code, message, Span(filename, line, col, line, col + 1), *notes)
+    line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        return WlispError.at("W0101", f"unexpected character `{ch}`",
+                             Span(filename, line, col, line, col + 1))
+    token = getattr(exc, "token", None)
+    if token is not None and token.type in ("QUOTE", "BACKQUOTE", "TILDE", "TILDE_AT") or \
+            (token is not None and token.type in ("RPAR", "RSQB", "RBRACE", "$END")):
+        return WlispError.at("W0108", "a quote or unquote prefix must be followed by a form",
+                             Span(filename, line, col, line, col + 1))
+    return WlispError.at("W0101", "unexpected input", Span(filename, line, col, line, col + 1))
+
+
+def scan_brackets(text: str):
+    """Find the first bracket or string problem without a parser.
+
+    Returns (code, message, (line, col), note) or None when brackets balance and
+    strings are closed. Also used by the REPL to decide whether input is complete.
+    """
+    stack: list[tuple[str, int, int]] = []
+    i, line, col, n = 0, 1, 1, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == ";":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if ch == '"':
+            start = (line, col)
+            triple = text.startswith('"""', i)
+            i += 3 if triple else 1
+            col += 3 if triple else 1
+            closed = False
+            while i < n:
+                c = text[i]
+                if c == "\\":
+                    i += 2
+                    col += 2
+                    continue
+                if c == "\n":
+                    line, col = line + 1, 1
+                    i += 1
+                    continue
+                if c == '"' and (not triple or text.startswith('"""', i)):
+                    i += 3 if triple else 1
+                    col += 3 if triple else 1
+                    closed = True
+                    break
+                i += 1
+                col += 1
+            if not closed:
+                return ("W0106", "unterminated string", start, None)
+            continue
+        if ch in OPENERS:
+            stack.append((ch, line, col))
+        elif ch in CLOSERS:
+            if not stack:
+                return ("W0103", f"unexpected `{ch}` with no matching `{CLOSERS[ch]}`",
+                        (line, col), None)
+            opener, oline, ocol = stack.pop()
+            if OPENERS[opener] != ch:
+                return ("W0103", f"`{ch}` does not close `{opener}`", (line, col),
+                        (f"`{opener}` opened here", (oline, ocol)))
+        if ch == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    if stack:
+        opener, oline, ocol = stack[-1]
+        return ("W0102", f"unclosed `{opener}`: expected `{OPENERS[opener]}` before the end of "
+                "the input", (oline, ocol), None)
+    return None

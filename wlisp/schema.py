@@ -1,0 +1,127 @@
+"""The `defschema` type language, compiled to JSON Schema (SPEC §4).
+
+    string int number bool any null       primitive types
+    (enum "a" "b")  (list-of T)  (optional T)  (one-of T ...)
+    {:field T ...}                        a record; fields required unless optional
+    (json-schema {...})                   a raw JSON Schema
+    Name                                  a schema defined earlier
+"""
+
+from __future__ import annotations
+
+from .data import Keyword, List, Map, Symbol, Vector
+from .errors import WlispError, did_you_mean
+
+PRIMITIVES = {
+    "string": {"type": "string"},
+    "int": {"type": "integer"},
+    "number": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "any": {},
+    "null": {"type": "null"},
+}
+
+
+class Schema:
+    """A named JSON Schema known at compile time."""
+
+    type_name = "schema"
+
+    def __init__(self, name: str | None, json_schema: dict, span=None):
+        self.name = name
+        self.json = json_schema
+        self.span = span
+
+    def pr_str(self) -> str:
+        return f"#<schema {self.name or 'inline'}>"
+
+
+def compile_type(form, lookup) -> dict:
+    """Compile a type form to JSON Schema. `lookup(symbol)` finds schemas by name."""
+    if isinstance(form, Symbol):
+        if form.name in PRIMITIVES:
+            return dict(PRIMITIVES[form.name])
+        found = lookup(form)
+        if isinstance(found, Schema):
+            return found.json
+        known = list(PRIMITIVES)
+        raise WlispError.at("W0205", f"unknown schema or type `{form.name}`"
+                            + did_you_mean(form.name, known), form.span)
+    if isinstance(form, Schema):
+        return form.json
+    if isinstance(form, Map):
+        return _record(form, lookup)
+    if isinstance(form, List) and form and isinstance(form[0], Symbol):
+        head, args = form[0].name, form[1:]
+        if head == "enum":
+            if not args or not all(isinstance(a, (str, int, float, bool)) for a in args):
+                raise WlispError.at("W0303", "`enum` takes one or more strings, keywords or "
+                                    "numbers", form.span)
+            return {"enum": [str.__str__(a) if isinstance(a, str) else a for a in args]}
+        if head == "list-of":
+            _arity(form, 1)
+            return {"type": "array", "items": compile_type(args[0], lookup)}
+        if head == "optional":
+            _arity(form, 1)
+            return {"anyOf": [compile_type(args[0], lookup), {"type": "null"}]}
+        if head == "one-of":
+            if not args:
+                raise WlispError.at("W0301", "`one-of` needs at least one type", form.span)
+            return {"anyOf": [compile_type(a, lookup) for a in args]}
+        if head == "json-schema":
+            _arity(form, 1)
+            if not isinstance(args[0], Map):
+                raise WlispError.at("W0303", "`json-schema` takes a map", form.span_at(1))
+            return _plain_json(args[0])
+        raise WlispError.at("W0205", f"unknown type constructor `{head}`"
+                            + did_you_mean(head, ["enum", "list-of", "optional", "one-of",
+                                                  "json-schema"]), form[0].span)
+    raise WlispError.at("W0205", "not a type: expected a type name, a record {...} or "
+                        "(enum ...), (list-of T), (optional T), (one-of ...)",
+                        getattr(form, "span", None))
+
+
+def _arity(form: List, n: int) -> None:
+    if len(form) - 1 != n:
+        raise WlispError.at("W0301", f"`{form[0].name}` takes {n} argument, got {len(form) - 1}",
+                            form.span)
+
+
+def _record(form: Map, lookup) -> dict:
+    props, required = {}, []
+    for key, value in form.items():
+        if not isinstance(key, (Keyword, str)):
+            raise WlispError.at("W0303", "record field names must be keywords",
+                                form.pair_spans.get(key, (form.span,))[0])
+        name = str.__str__(key)
+        optional = isinstance(value, List) and value and value[0] == Symbol("optional")
+        if optional:
+            _arity(value, 1)
+            props[name] = compile_type(value[1], lookup)
+        else:
+            props[name] = compile_type(value, lookup)
+            required.append(name)
+    return {"type": "object", "properties": props, "required": required,
+            "additionalProperties": False}
+
+
+def _plain_json(x):
+    if isinstance(x, dict):
+        return {str.__str__(k) if isinstance(k, str) else str(k): _plain_json(v)
+                for k, v in x.items()}
+    if isinstance(x, (Vector, List, list, tuple)):
+        return [_plain_json(i) for i in x]
+    if isinstance(x, Keyword):
+        return str.__str__(x)
+    if isinstance(x, Symbol):
+        return x.name
+    return x
+
+
+def fields_of(json_schema: dict | None) -> list[str] | None:
+    """Property names of an object schema, or None when the shape is open."""
+    if not json_schema or json_schema.get("type") != "object":
+        return None
+    if json_schema.get("additionalProperties") is not False:
+        return None
+    return list(json_schema.get("properties", {}))

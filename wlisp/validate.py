@@ -1,0 +1,345 @@
+"""Validation of a WorkflowSpec loaded from JSON, and its published JSON Schema.
+
+The JSON Schema checks shape; `validate` checks meaning: known kinds, refs that
+resolve to a node in the same or an enclosing graph, acyclic dependencies,
+bound variables, `max` ≥ 1, ≥ 2 static tournament entrants, known agents and
+schemas. Residual expressions use this vocabulary:
+
+    scalar                       JSON string, number, boolean or null
+    {"lit": json}                a literal array or object
+    {"vec": [e...]}  {"map": [[key, e]...]}
+    {"ref": node-id}             a node's value (a step's outcome)
+    {"input": name}              a workflow input
+    {"var": name, "in": scope}   a variable bound by a graph or a function
+    {"call": builtin, "args": [e...]}
+    {"get": e, "path": [key...]} dotted access; on an outcome, non-outcome keys read `structured`
+    {"fn": {"params": [...], "in": scope, "body": e}}
+    {"if": [c, a, b]}  {"and": [e...]}  {"or": [e...]}
+    {"info": node-id}            loop-info / tournament-info of a node
+"""
+
+from __future__ import annotations
+
+from .builtins import BUILTINS
+from .errors import Diagnostic, WlispError
+from .ir import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec
+
+EXPR_KEYS = {"lit", "vec", "map", "ref", "input", "var", "call", "get", "fn", "if", "and", "or",
+             "info"}
+
+
+def _graph_schema() -> dict:
+    return {"type": "object", "required": ["nodes"],
+            "properties": {"nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                           "result": {"$ref": "#/$defs/expr"},
+                           "params": {"type": "array", "items": {"type": "string"}}}}
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a WorkflowSpec document (`wlisp schema`)."""
+    ftype_schema = {
+        "expr": {"$ref": "#/$defs/expr"},
+        "graph": {"$ref": "#/$defs/graph"},
+        "graphs": {"type": "array", "items": {"$ref": "#/$defs/graph"}},
+        "chains": {"type": "array", "items": {"type": "array",
+                                              "items": {"$ref": "#/$defs/graph"}}},
+        "branches": {"type": "array", "items": {
+            "type": "object", "required": ["label", "body"],
+            "properties": {"label": {}, "body": {"$ref": "#/$defs/graph"}}}},
+        "value": {},
+    }
+    kinds = []
+    for kind, fields in NODE_FIELDS.items():
+        props = {"kind": {"const": kind}}
+        props.update({name: ftype_schema[ftype] for name, ftype in fields})
+        kinds.append({"if": {"properties": {"kind": {"const": kind}}},
+                      "then": {"properties": props}})
+    span = {"type": "array", "prefixItems": [{"type": "string"}] + [{"type": "integer"}] * 4,
+            "minItems": 5, "maxItems": 5}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://wlisp.dev/schema/workflow-spec-v1.json",
+        "title": "wlisp WorkflowSpec",
+        "type": "object",
+        "required": ["wlisp_spec", "name", "graph"],
+        "properties": {
+            "wlisp_spec": {"type": "integer", "minimum": 1},
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "params": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": ["string", "null"]},
+            "agents": {"type": "object", "additionalProperties": {"type": "object"}},
+            "tools": {"type": "object", "additionalProperties": {"type": "object"}},
+            "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
+            "budget": {"type": ["object", "null"], "additionalProperties": False,
+                       "properties": {k: {"type": "number", "exclusiveMinimum": 0}
+                                      for k in ("steps", "tokens", "cost", "wall")}},
+            "concurrency": {"type": ["integer", "null"], "minimum": 1},
+            "span": span,
+            "graph": {"$ref": "#/$defs/graph"},
+        },
+        "$defs": {
+            "graph": _graph_schema(),
+            "node": {"type": "object", "required": ["id", "kind"],
+                     "properties": {"id": {"type": "string", "minLength": 1},
+                                    "kind": {"enum": list(KINDS)},
+                                    "after": {"type": "array", "items": {"type": "string"}},
+                                    "span": span},
+                     "allOf": kinds},
+            "expr": {"anyOf": [
+                {"type": ["string", "number", "boolean", "null"]},
+                {"type": "object", "minProperties": 1,
+                 "propertyNames": {"enum": sorted(EXPR_KEYS | {"path", "args", "in"})}},
+            ]},
+        },
+    }
+
+
+def check_document(data: dict) -> None:
+    """Shape check with the JSON Schema, after the version check (so a newer format
+    gets the version message rather than a pile of schema errors)."""
+    version = data.get("wlisp_spec")
+    if isinstance(version, int) and version > SPEC_VERSION:
+        raise WlispError(Diagnostic("W0606", f"this WorkflowSpec has format version {version}, "
+                                    f"newer than this wlisp supports ({SPEC_VERSION}); "
+                                    "upgrade wlisp to run it"))
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_cached_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise WlispError([Diagnostic("W0601", f"invalid WorkflowSpec at "
+                                     f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: "
+                                     f"{e.message}") for e in errors[:20]])
+
+
+_SCHEMA = None
+
+
+def _cached_schema():
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json_schema()
+    return _SCHEMA
+
+
+class _Scope:
+    def __init__(self, parent, ids=(), vars=()):
+        self.parent, self.ids, self.vars = parent, set(ids), set(vars)
+
+    def has_id(self, ref):
+        s = self
+        while s is not None:
+            if ref in s.ids:
+                return True
+            s = s.parent
+        return False
+
+    def has_var(self, key):
+        s = self
+        while s is not None:
+            if key in s.vars:
+                return True
+            s = s.parent
+        return False
+
+
+def validate(spec: WorkflowSpec) -> None:
+    """Raise WlispError listing every semantic problem of `spec`."""
+    problems: list[Diagnostic] = []
+    seen: set[str] = set()
+    ctx = _Validator(spec, problems, seen)
+    ctx.graph(spec.graph, _Scope(None, vars={("input", p) for p in spec.params}), "", None)
+    if problems:
+        raise WlispError(problems)
+
+
+class _Validator:
+    def __init__(self, spec, problems, seen):
+        self.spec, self.problems, self.seen = spec, problems, seen
+
+    def err(self, code, message, node: Node | None = None):
+        self.problems.append(Diagnostic(code, message, node.span if node else None))
+
+    def graph(self, graph: Graph, parent: _Scope, prefix: str, owner: Node | None):
+        scope = _Scope(parent, (n.id for n in graph.nodes),
+                       ((owner.id if owner else "", p) for p in graph.params))
+        if owner is not None:  # graph params are bound "in" the owner id
+            scope.vars |= {(owner.id, p) for p in graph.params}
+        deps: dict[str, set[str]] = {}
+        for node in graph.nodes:
+            if node.id in self.seen:
+                self.err("W0601", f"duplicate node id `{node.id}`", node)
+            self.seen.add(node.id)
+            if prefix and not node.id.startswith(prefix):
+                self.err("W0601", f"node `{node.id}` must start with its owner's id `{prefix}`",
+                         node)
+            deps[node.id] = self.node(node, scope) | set(node.after)
+            for a in node.after:
+                if a not in scope.ids:
+                    self.err("W0602", f"node `{node.id}` is ordered after unknown node `{a}`",
+                             node)
+        self.expr(graph.result, scope, None)
+        self.cycles(graph, deps)
+
+    def node(self, node: Node, scope: _Scope) -> set[str]:
+        refs: set[str] = set()
+        a = node.attrs
+        for name, ftype in NODE_FIELDS[node.kind]:
+            if ftype == "expr" and a.get(name) is not None:
+                refs |= self.expr(a[name], scope, node)
+        if node.kind == "spawn":
+            if a.get("agent") not in self.spec.agents:
+                self.err("W0602", f"node `{node.id}` spawns unknown agent `{a.get('agent')}`",
+                         node)
+            ret = a.get("returns")
+            if isinstance(ret, str) and ret not in self.spec.schemas:
+                self.err("W0602", f"node `{node.id}` returns unknown schema `{ret}`", node)
+        if node.kind == "loop":
+            mx = a.get("max")
+            if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1:
+                self.err("W0604", f"loop `{node.id}` needs an integer `max` >= 1, got {mx!r}",
+                         node)
+        if node.kind == "tournament":
+            ent = a.get("entrants")
+            static = ent.get("vec", ent.get("lit")) if isinstance(ent, dict) else None
+            if isinstance(static, list) and len(static) < 2:
+                self.err("W0605", f"tournament `{node.id}` has {len(static)} entrant(s); "
+                         "it needs at least 2", node)
+            if a.get("judge") is None:
+                self.err("W0601", f"tournament `{node.id}` has no judge", node)
+        if node.kind == "classify" and not a.get("branches"):
+            self.err("W0601", f"classify `{node.id}` has no branches", node)
+        if node.kind == "map" and (a.get("body") is None) == (a.get("bodies") is None):
+            self.err("W0601", f"map `{node.id}` needs exactly one of `body` or `bodies`", node)
+        for g in node.graphs():
+            inner = _Scope(scope)
+            inner.vars |= {(node.id, p) for p in g.params}
+            if node.kind == "loop" and a.get("var"):
+                inner.vars.add((node.id, a["var"]))
+            if node.kind in ("map", "try") and a.get("var"):
+                inner.vars.add((node.id, a["var"]))
+            free = self.graph_free(g, inner, node)
+            refs |= free
+        return refs
+
+    def graph_free(self, g: Graph, scope: _Scope, owner: Node) -> set[str]:
+        """Validate a nested graph; return its references to nodes outside it."""
+        before = len(self.problems)
+        collector = _Collect()
+        self.graph(g, scope, owner.id, owner)
+        del before
+        collector.scan(g)
+        own = {n.id for n in _all_nodes(g)}
+        return {r for r in collector.refs if r not in own}
+
+    def expr(self, e, scope: _Scope, node: Node | None) -> set[str]:
+        refs: set[str] = set()
+        stack = [(e, scope)]
+        while stack:
+            x, sc = stack.pop()
+            if not isinstance(x, dict):
+                if isinstance(x, list):
+                    self.err("W0601", "a bare JSON array is not an expression (use "
+                             '{"lit": [...]} or {"vec": [...]})', node)
+                continue
+            if "ref" in x or "info" in x:
+                r = x.get("ref", x.get("info"))
+                if not sc.has_id(r):
+                    where = f" in node `{node.id}`" if node else " in a result"
+                    self.err("W0602", f"reference to unknown node `{r}`{where}", node)
+                refs.add(r)
+            elif "var" in x:
+                key = (x.get("in", ""), x["var"])
+                if not sc.has_var(key):
+                    self.err("W0602", f"unbound variable `{x['var']}`"
+                             + (f" in node `{node.id}`" if node else ""), node)
+            elif "input" in x:
+                if ("input", x["input"]) not in _root_vars(sc):
+                    self.err("W0602", f"unknown workflow input `{x['input']}`", node)
+            elif "call" in x:
+                if x["call"] not in BUILTINS:
+                    self.err("W0601", f"unknown builtin `{x['call']}`", node)
+                stack.extend((a, sc) for a in x.get("args", []))
+            elif "fn" in x:
+                f = x["fn"]
+                inner = _Scope(sc, vars={(f.get("in", ""), p) for p in f.get("params", [])})
+                stack.append((f.get("body"), inner))
+            elif "get" in x:
+                stack.append((x["get"], sc))
+            elif "vec" in x:
+                stack.extend((a, sc) for a in x["vec"])
+            elif "map" in x:
+                stack.extend((v, sc) for _, v in x["map"])
+            elif "if" in x or "and" in x or "or" in x:
+                stack.extend((a, sc) for a in next(iter(x.values())))
+            elif "lit" not in x:
+                self.err("W0601", f"unknown expression {sorted(x)}", node)
+        return refs
+
+    def cycles(self, graph: Graph, deps: dict[str, set[str]]) -> None:
+        local = {k: {d for d in v if d in deps} for k, v in deps.items()}
+        state: dict[str, int] = {}
+        for start in local:
+            if state.get(start):
+                continue
+            stack = [(start, iter(sorted(local[start])))]
+            state[start] = 1
+            while stack:
+                nid, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    state[nid] = 2
+                    stack.pop()
+                elif state.get(nxt) == 1:
+                    node = next(n for n in graph.nodes if n.id == nxt)
+                    cycle = [s for s, _ in stack][[s for s, _ in stack].index(nxt):]
+                    self.err("W0603", "dependency cycle: " + " -> ".join(cycle + [nxt]), node)
+                    return
+                elif not state.get(nxt):
+                    state[nxt] = 1
+                    stack.append((nxt, iter(sorted(local[nxt]))))
+
+
+def _root_vars(scope: _Scope):
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope.vars
+
+
+def _all_nodes(g: Graph):
+    for n in g.nodes:
+        yield n
+        for inner in n.graphs():
+            yield from _all_nodes(inner)
+
+
+class _Collect:
+    """Collects every node id referenced anywhere in a graph."""
+
+    def __init__(self):
+        self.refs: set[str] = set()
+
+    def scan(self, g: Graph):
+        for n in g.nodes:
+            for name, ftype in NODE_FIELDS[n.kind]:
+                if ftype == "expr":
+                    self.expr(n.attrs.get(name))
+            self.refs.update(n.after)
+            for inner in n.graphs():
+                self.scan(inner)
+        self.expr(g.result)
+
+    def expr(self, e):
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, dict):
+                if "ref" in x:
+                    self.refs.add(x["ref"])
+                elif "info" in x:
+                    self.refs.add(x["info"])
+                elif "lit" not in x:
+                    stack.extend(v for k, v in x.items() if k not in ("in",))
+            elif isinstance(x, list):
+                stack.extend(x)
