@@ -16,7 +16,7 @@ from importlib import resources
 
 from . import builtins as B
 from .data import Keyword, List, Map, Symbol, Vector, pr_str
-from .errors import Diagnostic, Span, Sources, WlispError, did_you_mean
+from .errors import Diagnostic, Sources, Span, WlispError, did_you_mean
 from .reader import read
 
 MAX_CALL_DEPTH = 300
@@ -544,10 +544,13 @@ class Evaluator:
         scope = f"fn{self.fresh}"
         names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(f.params)]
         args = [Ref({"var": n, "in": scope}) for n in names]
+        outer_pure = self.pure
         self.pure += 1
         try:
             value = self.call_fn(f, args[:nparams] if len(args) >= nparams else args, form)
         except NotPure as np:
+            if outer_pure:  # an enclosing caller decides what a step here means
+                raise
             raise self.error("W0406", "this function creates steps, so it cannot be applied "
                              "to a runtime collection here; only `map` turns a spawning "
                              "function into a map node", np.span or form.span) from None

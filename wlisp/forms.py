@@ -18,8 +18,20 @@ from .compiler import (
 )
 from .data import Keyword, List, Map, Symbol, Vector, pr_str
 from .errors import WlispError, did_you_mean
-from .expand import POISON, Env, Fn, Macro, Ref, _check_definable, _params, _sym, has_ref, \
-    merge_refs, refs_in, special
+from .expand import (
+    POISON,
+    Env,
+    Fn,
+    Macro,
+    Ref,
+    _check_definable,
+    _params,
+    _sym,
+    has_ref,
+    merge_refs,
+    refs_in,
+    special,
+)
 from .schema import Schema, compile_type
 
 AGENT_OPTS = {"executor", "model", "system", "tools", "max-steps", "timeout", "retries", "role",
@@ -417,7 +429,7 @@ def _classify(ev: Compiler, form: List, env: Env):
     ref = ev.runtime_branches(value, "classify", clauses, default or (), form, env)
     node = ev.nodes_by_id[ref.node]
     if default is None:
-        node.attrs["otherwise"] = None
+        node.attrs.pop("otherwise", None)
     if value.kind == "outcome" and ev.node_kinds.get(value.node) == "spawn":
         node.attrs["mode"] = "agent"
         _constrain(ev, value.node, {"type": "object", "properties": {"label": {

@@ -76,11 +76,13 @@ class Node:
     after: list[str] = field(default_factory=list)
     span: Span | None = None
 
+    def __post_init__(self):
+        self.attrs = {k: v for k, v in self.attrs.items() if v is not None}
+
     def __getattr__(self, name):  # node.prompt, node.body, ...
-        try:
-            return self.__dict__["attrs"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.__dict__["attrs"].get(name)
 
     def graphs(self):
         """Nested graphs with their static id prefix (the prefix instances rename)."""

@@ -1,0 +1,111 @@
+"""The command line, through click's CliRunner and as a real subprocess."""
+
+import json
+import os
+import subprocess
+
+from click.testing import CliRunner
+
+from wlisp.cli import main
+
+from .conftest import ROOT, wlisp_bin
+
+EXAMPLE = os.path.join(ROOT, "examples", "review_panel.wl")
+BAD = """(defagent reviewer)
+(defworkflow main [diff]
+  (let [a (spawn reviwer (fmt "Review {diff}"))
+        b (loop [x nil] (spawn reviewer "again"))]
+    [a b]))
+"""
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_compile_prints_the_spec(tmp_path):
+    res = run("compile", EXAMPLE)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["name"] == "main"
+    out = tmp_path / "spec.json"
+    assert run("compile", EXAMPLE, "-o", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["wlisp_spec"] == 1
+
+
+def test_compile_accepts_a_spec_and_stdin(tmp_path):
+    text = run("compile", EXAMPLE).output
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    assert json.loads(run("compile", str(path)).output) == json.loads(text)
+    assert json.loads(run("compile", "-", input=text).output) == json.loads(text)
+    src = open(EXAMPLE).read()
+    assert json.loads(run("compile", "-", input=src).output)["name"] == "main"
+
+
+def test_check_reports_every_error_with_carets(tmp_path):
+    bad = tmp_path / "bad.wl"
+    bad.write_text(BAD)
+    res = run("check", str(bad))
+    assert res.exit_code == 1
+    assert f"{bad}:3:18: error[W0203]: unknown agent `reviwer` (did you mean `reviewer`?)" \
+        in res.output
+    assert "                 ^^^^^^^" in res.output
+    assert f"{bad}:4:11: error[W0305]" in res.output
+    assert "2 errors in 1 file" in res.output
+
+
+def test_check_json_diagnostics(tmp_path):
+    bad = tmp_path / "bad.wl"
+    bad.write_text(BAD)
+    res = run("check", "--diagnostics-json", str(bad))
+    found = json.loads(res.output)
+    assert [(d["code"], d["line"], d["column"]) for d in found] == \
+        [("W0203", 3, 18), ("W0305", 4, 11)]
+
+
+def test_check_clean_files():
+    res = run("check", EXAMPLE)
+    assert res.exit_code == 0 and "no errors" in res.output
+
+
+def test_missing_file_is_a_clear_error():
+    res = run("compile", "nope.wl")
+    assert res.exit_code == 1
+    assert "W0505" in res.output and "Traceback" not in res.output
+
+
+def test_unknown_workflow_is_a_clear_error():
+    res = run("compile", EXAMPLE, "--workflow", "mian")
+    assert res.exit_code == 1 and "did you mean `main`" in res.output
+
+
+def test_graph_mermaid_and_dot():
+    res = run("graph", EXAMPLE)
+    assert res.exit_code == 0 and res.output.startswith("flowchart TD")
+    assert "subgraph" in res.output
+    dot = run("graph", EXAMPLE, "--format", "dot").output
+    assert dot.startswith('digraph "main"') and "cluster_" in dot
+
+
+def test_schema_is_valid_json_schema():
+    import jsonschema
+
+    schema = json.loads(run("schema").output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_usage_error_exit_code():
+    assert run("compile").exit_code == 2
+
+
+def test_real_subprocess_round_trip(tmp_path):
+    bin_ = wlisp_bin()
+    spec = subprocess.run([bin_, "compile", EXAMPLE], capture_output=True, text=True, check=True)
+    again = subprocess.run([bin_, "compile", "-"], input=spec.stdout, capture_output=True,
+                           text=True, check=True)
+    assert json.loads(again.stdout) == json.loads(spec.stdout)
+    bad = tmp_path / "bad.wl"
+    bad.write_text("(defworkflow main [] (spawn x \"y\"")
+    res = subprocess.run([bin_, "check", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "error[W0102]" in res.stderr and "Traceback" not in res.stderr

@@ -1,0 +1,115 @@
+"""Draw a WorkflowSpec as Mermaid or Graphviz dot; nested graphs become subgraphs."""
+
+from __future__ import annotations
+
+from .ir import Graph, Node, WorkflowSpec
+from .validate import _Collect
+
+SHAPES_MERMAID = {"spawn": ('["', '"]'), "loop": ('(["', '"])'), "classify": ('{"', '"}'),
+                  "tournament": ('[["', '"]]'), "map": ('[/"', '"/]'), "pipeline": ('[/"', '"/]'),
+                  "value": ('(("', '"))'), "try": ('[["', '"]]'), "fail": ('>"', '"]'),
+                  "human": ('[("', '")]')}
+SHAPES_DOT = {"spawn": "box", "loop": "ellipse", "classify": "diamond", "tournament": "box3d",
+              "map": "parallelogram", "pipeline": "parallelogram", "value": "circle",
+              "try": "octagon", "fail": "invtriangle", "human": "house"}
+
+
+def _label(node: Node) -> str:
+    short = node.id.rsplit("/", 1)[-1]
+    if node.kind == "spawn":
+        return f"{short}<br/>{node.agent}" if short != node.agent else short
+    if node.kind == "loop":
+        return f"loop max {node.max}"
+    return node.kind if short.startswith(node.kind) else f"{node.kind} {short}"
+
+
+def _children(node: Node):
+    """(title, graph) pairs for a node's nested graphs."""
+    a = node.attrs
+    if a.get("body") is not None:
+        yield ("body", a["body"])
+    for b in a.get("branches") or ():
+        yield (f"{b.label}", b.body)
+    if a.get("otherwise") is not None:
+        yield ("else", a["otherwise"])
+    for i, g in enumerate(a.get("bodies") or ()):
+        yield (f"[{i}]", g)
+    for k, g in enumerate(a.get("stages") or ()):
+        yield (f"stage {k + 1}", g)
+    for i, chain in enumerate(a.get("chains") or ()):
+        for k, g in enumerate(chain):
+            yield (f"[{i}] stage {k + 1}", g)
+    if a.get("judge") is not None:
+        yield ("judge", a["judge"])
+    if a.get("catch") is not None:
+        yield ("catch", a["catch"])
+
+
+def _edges(graph: Graph):
+    ids = {n.id for n in graph.nodes}
+    for n in graph.nodes:
+        c = _Collect()
+        c.scan(Graph([n], None))
+        deps = {d for d in c.refs if d in ids and d != n.id} - set(n.after)
+        for d in sorted(deps):
+            yield d, n.id, False
+        for d in n.after:
+            yield d, n.id, True
+
+
+class _Names:
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def __call__(self, nid: str) -> str:
+        if nid not in self.names:
+            self.names[nid] = f"n{len(self.names)}"
+        return self.names[nid]
+
+
+def to_mermaid(spec: WorkflowSpec) -> str:
+    out = ["flowchart TD"]
+    name = _Names()
+    counter = [0]
+
+    def emit(graph: Graph, indent: str):
+        for n in graph.nodes:
+            left, right = SHAPES_MERMAID[n.kind]
+            out.append(f"{indent}{name(n.id)}{left}{_label(n)}{right}")
+            for title, g in _children(n):
+                counter[0] += 1
+                sid = f"sg{counter[0]}"
+                out.append(f'{indent}subgraph {sid}["{n.id.rsplit("/", 1)[-1]} {title}"]')
+                emit(g, indent + "  ")
+                out.append(f"{indent}end")
+                out.append(f"{indent}{name(n.id)} -.- {sid}")
+        for a, b, order in _edges(graph):
+            out.append(f"{indent}{name(a)} {'-.->' if order else '-->'} {name(b)}")
+
+    emit(spec.graph, "  ")
+    return "\n".join(out)
+
+
+def to_dot(spec: WorkflowSpec) -> str:
+    out = [f'digraph "{spec.name}" {{', "  rankdir=TB;", '  node [fontname="Helvetica"];']
+    name = _Names()
+    counter = [0]
+
+    def emit(graph: Graph, indent: str):
+        for n in graph.nodes:
+            label = _label(n).replace("<br/>", "\\n").replace('"', '\\"')
+            out.append(f'{indent}{name(n.id)} [label="{label}", shape={SHAPES_DOT[n.kind]}, '
+                       f'tooltip="{n.id}"];')
+            for title, g in _children(n):
+                counter[0] += 1
+                out.append(f"{indent}subgraph cluster_{counter[0]} {{")
+                out.append(f'{indent}  label="{n.id.rsplit("/", 1)[-1]} {title}";')
+                emit(g, indent + "  ")
+                out.append(f"{indent}}}")
+        for a, b, order in _edges(graph):
+            style = " [style=dashed]" if order else ""
+            out.append(f"{indent}{name(a)} -> {name(b)}{style};")
+
+    emit(spec.graph, "  ")
+    out.append("}")
+    return "\n".join(out)
