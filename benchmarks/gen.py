@@ -128,9 +128,9 @@ def group_tournament(i: int, prev: str) -> tuple[str, int]:
     """plan, 3 entrants, tournament + judge, review, merge = 8 nodes."""
     return (f"    g{i} (let [\n" + _plan(i, prev) + f'''\
              best (tournament
-                    [(spawn coder (fmt "Approach A for {{plan.summary}}") :returns Patch)
-                     (spawn coder (fmt "Approach B for {{plan.summary}}") :returns Patch)
-                     (spawn coder (fmt "Approach C for {{plan.summary}}") :returns Patch)]
+                    [(spawn coder (fmt "Approach A for stage {i}: {{plan.summary}}") :returns Patch)
+                     (spawn coder (fmt "Approach B for stage {i}: {{plan.summary}}") :returns Patch)
+                     (spawn coder (fmt "Approach C for stage {i}: {{plan.summary}}") :returns Patch)]
                     (fn [a b] (spawn judge (fmt "Which patch is better?\\nA: {{a}}\\nB: {{b}}"))))
              rev (review-of best "maintainability")
 ''' + _merged(i, "{best.diff} / {rev.verdict}"), 8)

@@ -9,11 +9,15 @@ from .errors import Diagnostic, Sources, WlispError, did_you_mean
 from .ir import WorkflowSpec
 
 
+# The evaluator recurses on nesting; deeply nested source must become a W0405
+# diagnostic (RecursionError is caught below), not a crash of the interpreter.
+if sys.getrecursionlimit() < 12000:
+    sys.setrecursionlimit(12000)
+
+
 def _compiler(sources: Sources | None = None):
     from .compiler import Compiler
 
-    if sys.getrecursionlimit() < 12000:  # deeply nested source is a diagnostic, not a crash
-        sys.setrecursionlimit(12000)
     return Compiler(sources)
 
 

@@ -480,6 +480,11 @@ class Evaluator:
         raise B.BuiltinError(f"expected a function, got {B.type_name(f)}")
 
     def apply_builtin(self, name: str, args, form: List):
+        lo, hi = B.BUILTINS[name][1:]
+        if len(args) < lo or (hi is not None and len(args) > hi):
+            want = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo} to {hi}"
+            raise self.error("W0301", f"`{name}` takes {want} argument"
+                             f"{'' if want == '1' else 's'}, got {len(args)}", form.span)
         structural = name in B.STRUCTURAL
         runtime = any(isinstance(a, Ref) for a in args) if structural else \
             any(has_ref(a) for a in args)
@@ -496,9 +501,6 @@ class Evaluator:
             raise self.error("W0303", str(exc), form.span) from None
 
     def residual(self, name, args, form) -> Ref:
-        lo, hi = B.BUILTINS[name][1:]
-        if len(args) < lo or (hi is not None and len(args) > hi):
-            self.static_builtin(name, args, form)  # raises the arity error
         exprs = [self.to_expr(a, form.span_at(i + 1)) for i, a in enumerate(args)]
         if name == "str":  # fold neighbouring constant text: readable specs, less work later
             folded: list = []
@@ -572,16 +574,23 @@ class Evaluator:
             return v.name
         if isinstance(v, (Vector, List)):
             if not has_ref(v):
-                return {"lit": B.to_json(v)}
+                return {"lit": self.plain_json(v, span)}
             return {"vec": [self.to_expr(i, span) for i in v]}
         if isinstance(v, Map):
             if not has_ref(v):
-                return {"lit": B.to_json(v)}
+                return {"lit": self.plain_json(v, span)}
             return {"map": [[B.render_key(k), self.to_expr(x, span)] for k, x in v.items()]}
         if v is POISON:
             return None
         raise self.error("W0309", f"a {B.type_name(v)} cannot be used as a runtime value "
                          f"(`{pr_str(v)}`)", span)
+
+    def plain_json(self, v, span):
+        try:
+            return B.to_json(v)
+        except B.BuiltinError as exc:
+            raise self.error("W0309", f"{exc}: only data (numbers, strings, vectors, maps, "
+                             "steps' results) can be used at run time", span) from None
 
     # --- hooks the compiler implements ----------------------------------------
 

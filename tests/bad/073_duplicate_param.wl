@@ -1,0 +1,6 @@
+; expect: W0202|W0302 5:25
+; A workflow parameter listed twice.
+(defagent reviewer :role :verify)
+
+(defworkflow main [diff diff]
+  (spawn reviewer diff))

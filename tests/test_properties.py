@@ -1,0 +1,90 @@
+"""Properties: no input, random or well-formed, crashes the compiler with anything
+but a diagnostic; and compilation is deterministic."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wlisp.api import check, compile
+from wlisp.data import Keyword, List, Map, Symbol, Vector, pr_str
+from wlisp.errors import WlispError
+
+PRELUDE = """
+(defagent writer :role :implement)
+(defagent critic :role :verify)
+(defschema V {:passed bool :score number :text string})
+"""
+
+FORMS = ["spawn", "let", "if", "when", "cond", "case", "do", "fn", "map", "loop", "classify",
+         "tournament", "pipeline", "try", "fail", "human", "fmt", "parallel", "seq", "and", "or",
+         "not", "+", "-", "str", "get", "first", "len", "range", "filter", "reduce", "quote",
+         "quasiquote", "unquote", "defn", "def", "defmacro", "loop-info"]
+NAMES = ["writer", "critic", "V", "x", "y", "task", "prev", "a", "b", "x.passed", "task.score",
+         "undefined-thing"]
+
+symbols = st.sampled_from(FORMS + NAMES).map(Symbol)
+keywords = st.sampled_from(["max", "until", "returns", "id", "else", "limit", "catch", "format",
+                            "after", "trust", "bug", "oops"]).map(Keyword)
+atoms = st.one_of(symbols, keywords, st.integers(-3, 5), st.text(max_size=12),
+                  st.sampled_from(['"{task}"', "{x}"]).map(str), st.none(), st.booleans())
+
+
+def _call(children):
+    return st.builds(lambda head, args: List([head, *args]), symbols,
+                     st.lists(children, max_size=4))
+
+
+forms = st.recursive(
+    atoms,
+    lambda inner: st.one_of(_call(inner), st.lists(inner, max_size=4).map(Vector),
+                            st.dictionaries(keywords, inner, max_size=3).map(Map)),
+    max_leaves=25)
+
+
+def program(body) -> str:
+    return PRELUDE + f"(defworkflow main [task x]\n  {pr_str(body)})\n"
+
+
+@given(forms)
+@settings(max_examples=int(__import__("os").environ.get("WLISP_FUZZ", 500)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+def test_random_well_formed_programs_compile_or_diagnose(body):
+    text = program(body)
+    try:
+        spec = compile(text, "gen.wl")
+    except WlispError as err:
+        for d in err.diagnostics:
+            assert d.code in __import__("wlisp.errors").errors.CODES, d.code
+            if d.span is not None:
+                assert d.span.line >= 1 and d.span.col >= 1
+        return
+    # whatever compiles is a valid spec that survives JSON
+    from wlisp.ir import WorkflowSpec
+
+    assert WorkflowSpec.from_json(spec.to_json()) == spec
+
+
+@given(forms)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_compilation_is_deterministic(body):
+    text = program(body)
+    try:
+        first = compile(text, "gen.wl").to_json()
+    except WlispError as err:
+        again = [(d.code, d.message, d.span) for d in check(text, "gen.wl")]
+        assert again == [(d.code, d.message, d.span) for d in check(text, "gen.wl")]
+        assert err.diagnostics
+        return
+    assert compile(text, "gen.wl").to_json() == first
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_random_text_never_crashes_check(text):
+    for d in check(text, "fuzz.wl"):
+        assert d.code.startswith("W")
+
+
+def test_deep_nesting_is_a_diagnostic():
+    deep = "(do " * 3000 + "1" + ")" * 3000
+    diags = check(PRELUDE + f"(defworkflow main [] {deep})", "deep.wl")
+    assert all(d.code.startswith("W") for d in diags)
