@@ -138,7 +138,7 @@ def test_corpus_is_big_enough():
 @pytest.mark.parametrize("prog", _params())
 def test_bad_program_diagnostics(prog: Program):
     diags = run_check(prog)
-    report = (f"\nexpected:\n  " + "\n  ".join(map(str, prog.expected))
+    report = ("\nexpected:\n  " + "\n  ".join(map(str, prog.expected))
               + f"\nactual:\n{_describe(diags)}")
     assert all(d.span is not None for d in diags), "diagnostic without a location" + report
     unmatched = list(diags)

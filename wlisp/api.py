@@ -8,7 +8,6 @@ import sys
 from .errors import Diagnostic, Sources, WlispError, did_you_mean
 from .ir import WorkflowSpec
 
-
 # The evaluator recurses on nesting; deeply nested source must become a W0405
 # diagnostic (RecursionError is caught below), not a crash of the interpreter.
 if sys.getrecursionlimit() < 12000:

@@ -1,0 +1,11 @@
+; expect: W0405|W0403 11:3
+; xfail: reported as W0405 `nested too deeply` at the defworkflow, with no note naming the macro, instead of at the macro call
+; note: with-retry
+; A macro that expands to a call of itself never finishes expanding.
+(defagent helper :role :custom)
+
+(defmacro with-retry [body]
+  `(with-retry ~body))
+
+(defworkflow main [q]
+  (with-retry (spawn helper q)))

@@ -1,0 +1,381 @@
+"""The dataflow scheduler: runs a WorkflowSpec's graphs against an executor.
+
+Each graph instance starts a node as soon as the nodes it reads (and those it
+is ordered `after`) are done. A failed node makes its dependents `skipped` and
+its graph fail, which fails the owner node, unless a `try` or a `pipeline`
+takes the failure as a value. Control nodes run nested graph instances; their
+nodes are named by swapping the owner's static id prefix for the instance's
+(`main/fix/loop/critic` → `main/fix/loop@2/critic`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from .. import builtins as B
+from ..ir import Graph, Node, WorkflowSpec
+from ..validate import _Collect
+from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
+from .records import BudgetExhausted, NodeRecord, RunState
+from .steps import run_spawn
+
+FINAL = ("completed", "failed", "skipped", "pruned", "cancelled", "paused")
+
+
+class NodePlan:
+    __slots__ = ("node", "deps", "exprs")
+
+    def __init__(self, node: Node, deps: list[int]):
+        self.node = node
+        self.deps = deps
+        self.exprs: dict = {}
+
+
+class GraphPlan:
+    """A static graph prepared once: compiled expressions and local dependencies."""
+
+    __slots__ = ("graph", "nodes", "result", "result_deps")
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        index = {n.id: i for i, n in enumerate(graph.nodes)}
+        self.nodes = []
+        for n in graph.nodes:
+            c = _Collect()
+            c.scan(Graph([n], None))
+            deps = {index[r] for r in c.refs if r in index and r != n.id}
+            deps |= {index[a] for a in n.after if a in index}
+            self.nodes.append(NodePlan(n, sorted(deps)))
+        c = _Collect()
+        c.expr(graph.result)
+        self.result_deps = sorted(index[r] for r in c.refs if r in index)
+        self.result = compile_expr(graph.result)
+
+
+class GraphResult:
+    __slots__ = ("ok", "value", "error", "failed_node")
+
+    def __init__(self, ok, value=None, error=None, failed_node=None):
+        self.ok, self.value, self.error, self.failed_node = ok, value, error, failed_node
+
+
+class Scheduler:
+    def __init__(self, spec: WorkflowSpec, state: RunState):
+        self.spec = spec
+        self.state = state
+        self.plans: dict[int, GraphPlan] = {}
+
+    def plan(self, graph: Graph) -> GraphPlan:
+        p = self.plans.get(id(graph))
+        if p is None:
+            p = self.plans[id(graph)] = GraphPlan(graph)
+        return p
+
+    def expr(self, np: NodePlan, name: str):
+        f = np.exprs.get(name)
+        if f is None:
+            f = np.exprs[name] = compile_expr(np.node.attrs.get(name))
+        return f
+
+    # --- graphs -------------------------------------------------------------------
+
+    async def run_graph(self, graph: Graph, scope: Scope, sp: str, ip: str) -> GraphResult:
+        """Run one instance of `graph`; `sp`/`ip` are the static and instance id prefixes."""
+        plan = self.plan(graph)
+        nodes = plan.nodes
+        failed: dict[int, NodeRecord] = {}
+        if len(nodes) == 1:
+            rec = await self.run_node(nodes[0], scope, sp, ip)
+            if rec.status != "completed":
+                failed[0] = rec
+        elif nodes:
+            await self.run_many(plan, scope, sp, ip, failed)
+        for i in plan.result_deps:
+            if i in failed:
+                return self.graph_failure(failed[i])
+        if failed and not plan.result_deps and any(
+                r.status in ("failed", "paused") for r in failed.values()):
+            return self.graph_failure(next(iter(failed.values())))
+        if failed:
+            bad = [r for r in failed.values() if r.status in ("failed", "paused")]
+            if bad:
+                return self.graph_failure(bad[0])
+        try:
+            return GraphResult(True, plan.result(scope))
+        except ExprError as exc:
+            return GraphResult(False, None, f"result of `{ip or sp}`: {exc}")
+
+    def graph_failure(self, rec: NodeRecord) -> GraphResult:
+        return GraphResult(False, rec.value if rec.kind == "spawn" else None,
+                           rec.error or f"`{rec.id}` {rec.status}", rec)
+
+    async def run_many(self, plan: GraphPlan, scope, sp, ip, failed) -> None:
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in plan.nodes]
+
+        async def one(i: int, np: NodePlan):
+            try:
+                for d in np.deps:
+                    if not futs[d].done():
+                        await asyncio.shield(futs[d])
+                bad = [failed[d] for d in np.deps if d in failed]
+                if bad:
+                    failed[i] = self.skip(np.node, ip + np.node.id[len(sp):], bad[0])
+                else:
+                    rec = await self.run_node(np, scope, sp, ip)
+                    if rec.status != "completed":
+                        failed[i] = rec
+            finally:
+                if not futs[i].done():
+                    futs[i].set_result(None)
+
+        async with asyncio.TaskGroup() as tg:
+            for i, np in enumerate(plan.nodes):
+                tg.create_task(one(i, np))
+
+    def skip(self, node: Node, inst: str, cause: NodeRecord) -> NodeRecord:
+        st = self.state
+        verb = "is waiting for" if cause.status == "paused" else "depends on"
+        status = "cancelled" if cause.status == "paused" else "skipped"
+        rec = st.record(inst, node)
+        st.finish(rec, status, error=f"{verb} `{cause.id}`, which {cause.status}")
+        return rec
+
+    # --- nodes ----------------------------------------------------------------------
+
+    async def run_node(self, np: NodePlan, scope: Scope, sp: str, ip: str) -> NodeRecord:
+        node = np.node
+        inst = ip + node.id[len(sp):]
+        st = self.state
+        rec = st.record(inst, node)
+        st.start(rec)
+        try:
+            status, value, error = await getattr(self, "_" + node.kind)(np, scope, inst, rec)
+        except ExprError as exc:
+            status, value, error = "failed", None, f"{_where(node)}{exc}"
+        except BudgetExhausted:
+            st.finish(rec, "cancelled", error="budget exhausted")
+            raise
+        except asyncio.CancelledError:
+            st.finish(rec, "cancelled", error="cancelled")
+            raise
+        if status == "completed":
+            scope.values[node.id] = value
+        st.finish(rec, status, value=value, error=error)
+        return rec
+
+    async def _spawn(self, np, scope, inst, rec):
+        outcome = await run_spawn(self, np, scope, inst, rec)
+        if outcome.success:
+            return "completed", outcome, None
+        return "failed", outcome, outcome.error or outcome.output
+
+    async def _value(self, np, scope, inst, rec):
+        if np.node.attrs.get("expr") is None:
+            return "completed", None, None
+        return "completed", self.expr(np, "expr")(scope), None
+
+    async def _fail(self, np, scope, inst, rec):
+        message = B.render(self.expr(np, "message")(scope))
+        return "failed", None, message or "failed"
+
+    async def _human(self, np, scope, inst, rec):
+        answers = self.state.answers
+        if inst in answers:
+            return "completed", answers[inst], None
+        prompt = B.render(self.expr(np, "prompt")(scope))
+        self.state.gates[inst] = prompt
+        return "paused", None, f"waiting for a human answer: {prompt}"
+
+    async def _loop(self, np, scope, inst, rec):
+        node = np.node
+        value = self.expr(np, "init")(scope)
+        until = self.expr(np, "until")(scope) if node.attrs.get("until") else None
+        key = var_key(node.id, node.var)
+        stopped, k = "max", 0
+        for k in range(1, node.max + 1):
+            res = await self.run_graph(node.body, scope.child({key: value}), node.id,
+                                       f"{inst}@{k}")
+            if not res.ok:
+                scope.values[info_key(node.id)] = {"iterations": k, "stopped": "failed"}
+                return "failed", res.value, f"iteration {k}: {res.error}"
+            value = res.value
+            if until is not None and B.truthy(until([value])):
+                stopped = "until"
+                break
+            structured = getattr(value, "structured", None)
+            if isinstance(structured, dict) and structured.get("loop_continue") is False:
+                stopped = "signal"
+                break
+        scope.values[info_key(node.id)] = {"iterations": k, "stopped": stopped}
+        rec.data["iterations"] = k
+        return "completed", value, None
+
+    async def _classify(self, np, scope, inst, rec):
+        node = np.node
+        value = self.expr(np, "on")(scope)
+        label = classifier_label(value) if node.mode == "agent" else value
+        chosen = None
+        for b in node.branches:
+            if _label_matches(b.label, label):
+                chosen = b.body
+                break
+        if chosen is None:
+            chosen = node.otherwise
+        if chosen is None:
+            labels = ", ".join(B.render(b.label) for b in node.branches)
+            return "failed", None, (f"{_where(node)}classify: {_show(label)} matches none of "
+                                    f"the labels ({labels}) and there is no :else")
+        rec.data["label"] = B.to_json(label) if not B.is_outcome(label) else None
+        for g in [b.body for b in node.branches] + [node.otherwise]:
+            if g is not None and g is not chosen:
+                for n in g.nodes:
+                    self.state.prune(inst + n.id[len(node.id):], n, f"`{inst}` chose "
+                                     f"{_show(label)}")
+        res = await self.run_graph(chosen, scope.child(), node.id, inst)
+        if not res.ok:
+            return "failed", res.value, res.error
+        return "completed", res.value, None
+
+    async def _map(self, np, scope, inst, rec):
+        node = np.node
+        if node.bodies is not None:
+            jobs = [(g, scope.child(), f"{node.id}[{i}]", f"{inst}[{i}]")
+                    for i, g in enumerate(node.bodies)]
+        else:
+            items = self.expr(np, "items")(scope)
+            try:
+                items = list(B._seq(items))
+            except B.BuiltinError as exc:
+                return "failed", None, f"{_where(node)}map: {exc}"
+            key = var_key(node.id, node.var)
+            jobs = [(node.body, scope.child({key: x}), node.id, f"{inst}[{i}]")
+                    for i, x in enumerate(items)]
+        results = await self.bounded(jobs, node.limit)
+        bad = next((r for r in results if not r.ok), None)
+        if bad is not None:
+            return "failed", None, bad.error
+        return "completed", [r.value for r in results], None
+
+    async def bounded(self, jobs, limit) -> list[GraphResult]:
+        if len(jobs) == 1:
+            return [await self.run_graph(*jobs[0])]
+        if limit is None or limit >= len(jobs):
+            coros = [self.run_graph(*j) for j in jobs]
+        else:
+            sem = asyncio.Semaphore(limit)
+
+            async def gated(job):
+                async with sem:
+                    return await self.run_graph(*job)
+            coros = [gated(j) for j in jobs]
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(c) for c in coros]
+        return [t.result() for t in tasks]
+
+    async def _pipeline(self, np, scope, inst, rec):
+        node = np.node
+        if node.chains is not None:
+            chains = [(chain, scope, f"{node.id}[{i}]", f"{inst}[{i}]", None)
+                      for i, chain in enumerate(node.chains)]
+        else:
+            items = self.expr(np, "items")(scope)
+            try:
+                items = list(B._seq(items))
+            except B.BuiltinError as exc:
+                return "failed", None, f"{_where(node)}pipeline: {exc}"
+            chains = [(node.stages, scope, node.id, f"{inst}[{i}]", x)
+                      for i, x in enumerate(items)]
+        prev_key, item_key = var_key(node.id, "prev"), var_key(node.id, "item")
+
+        async def chain(stages, base, sp, ip, item):
+            last = None
+            for k, g in enumerate(stages):
+                values = {prev_key: last}
+                if node.chains is None:
+                    values[item_key] = item
+                res = await self.run_graph(g, base.child(values), sp, ip)
+                if not res.ok:
+                    return res.value  # a failed step stops its chain; its outcome is the value
+                if res.value is None:
+                    return last if k else None
+                last = res.value
+            return last
+
+        if node.limit is not None:
+            sem = asyncio.Semaphore(node.limit)
+
+            async def gated(*args):
+                async with sem:
+                    return await chain(*args)
+            run_chain = gated
+        else:
+            run_chain = chain
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(run_chain(*c)) for c in chains]
+        return "completed", [t.result() for t in tasks], None
+
+    async def _try(self, np, scope, inst, rec):
+        node = np.node
+        res = await self.run_graph(node.body, scope.child(), node.id, inst)
+        if res.ok:
+            return "completed", res.value, None
+        if node.catch is None:
+            return "completed", None, None
+        err = {"message": res.error or "failed",
+               "node": res.failed_node.id if res.failed_node else None}
+        caught = await self.run_graph(node.catch, scope.child({var_key(node.id, node.var): err}),
+                                      node.id, inst)
+        if not caught.ok:
+            return "failed", caught.value, caught.error
+        return "completed", caught.value, None
+
+    async def _tournament(self, np, scope, inst, rec):
+        from .tournament import run_tournament
+
+        return await run_tournament(self, np, scope, inst, rec)
+
+
+def classifier_label(value):
+    """An agent classifier answers {"label": ...} or, as text, the bare label."""
+    structured = getattr(value, "structured", None)
+    if isinstance(structured, dict) and "label" in structured:
+        return structured["label"]
+    if B.is_outcome(value):
+        return value.output.strip().strip("\"'`.!* ")
+    return value
+
+
+def _label_matches(label, value) -> bool:
+    if B.eq(label, value):
+        return True
+    return isinstance(label, str) and isinstance(value, str) and \
+        label.lower() == value.strip().lower()
+
+
+def _show(value) -> str:
+    if B.is_outcome(value):
+        return repr(value.output[:60])
+    try:
+        import json
+
+        return json.dumps(B.to_json(value))[:80]
+    except (B.BuiltinError, TypeError, ValueError):
+        return B.type_name(value)
+
+
+def _where(node: Node) -> str:
+    return f"{node.span.file}:{node.span.line}:{node.span.col}: " if node.span else ""
+
+
+async def execute(spec: WorkflowSpec, state: RunState):
+    """Run the root graph; returns the GraphResult (the state holds the records)."""
+    sched = Scheduler(spec, state)
+    scope = Scope(None, {input_key(k): v for k, v in state.inputs.items()})
+    state.started_at = time.monotonic()
+    return await sched.run_graph(spec.graph, scope, "", "")
+
+
+__all__ = ["execute", "Scheduler", "FINAL", "random"]

@@ -1,0 +1,127 @@
+"""The executor seam's data contracts (SPEC §6): StepSpec in, StepOutcome out.
+
+Mirrors the a3s orchestration seed (`AgentStepSpec`, `StepOutcome`): plain
+records that serialise to JSON with optional fields omitted, and load JSON that
+lacks them. A StepOutcome is also the runtime value of a spawn node: it renders
+as its output text and answers dotted field access.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+# finish reasons that mean "try again": the runtime retries these with backoff
+TRANSIENT_REASONS = frozenset({"timeout", "rate_limit", "connection", "transient", "lost"})
+
+
+def _to_json(obj, required: tuple[str, ...]) -> str:
+    data = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in required or value not in (None, {}, [], ()):
+            data[f.name] = value
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _from_json(cls, text: str | dict):
+    data = json.loads(text) if isinstance(text, str) else dict(text)
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(slots=True)
+class StepSpec:
+    """One unit of agent work: what to run, independent of where it runs."""
+
+    task_id: str
+    agent: str
+    description: str = ""
+    prompt: str = ""
+    max_steps: int | None = None
+    parent_session_id: str | None = None
+    output_schema: dict | None = None
+    model: str | None = None
+    system: str | None = None
+    tools: list | None = None
+    timeout: float | None = None
+    trust: str | None = None
+    role: str | None = None
+    isolation: str | None = None
+    context: str | None = None
+    attempt: int = 1
+    metadata: dict = field(default_factory=dict)
+
+    REQUIRED: ClassVar = ("task_id", "agent", "description", "prompt")
+
+    def to_json(self) -> str:
+        return _to_json(self, self.REQUIRED)
+
+    @classmethod
+    def from_json(cls, text) -> StepSpec:
+        return _from_json(cls, text)
+
+    def to_dict(self) -> dict:
+        return json.loads(self.to_json())
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """The result of running one StepSpec to completion (or failing to)."""
+
+    task_id: str
+    session_id: str = ""
+    agent: str = ""
+    output: str = ""
+    success: bool = True
+    structured: Any = None
+    usage: dict | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+
+    REQUIRED: ClassVar = ("task_id", "session_id", "agent", "output", "success")
+    FIELDS: ClassVar = {"output": "output", "structured": "structured", "success": "success",
+                        "agent": "agent", "task-id": "task_id", "task_id": "task_id",
+                        "session-id": "session_id", "session_id": "session_id",
+                        "usage": "usage", "error": "error", "finish-reason": "finish_reason",
+                        "finish_reason": "finish_reason"}
+
+    @classmethod
+    def failed(cls, task_id: str, agent: str, message: str,
+               finish_reason: str | None = "error") -> StepOutcome:
+        return cls(task_id=task_id, session_id=f"task-run-{task_id}", agent=agent,
+                   output=message, success=False, error=message, finish_reason=finish_reason)
+
+    def to_json(self) -> str:
+        return _to_json(self, self.REQUIRED)
+
+    @classmethod
+    def from_json(cls, text) -> StepOutcome:
+        return _from_json(cls, text)
+
+    # --- as a runtime value ----------------------------------------------------
+
+    def as_text(self) -> str:
+        return self.output
+
+    def field(self, key: str, default=None):
+        """`x.output` reads the outcome; any other key reads `structured`."""
+        name = self.FIELDS.get(key)
+        if name is not None:
+            value = getattr(self, name)
+            return default if value is None else value
+        if isinstance(self.structured, dict):
+            return self.structured.get(key, default)
+        return default
+
+    def to_value(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def transient(self) -> bool:
+        return not self.success and self.finish_reason in TRANSIENT_REASONS
+
+
+class TransientError(Exception):
+    """Raised by an executor for a failure worth retrying (rate limit, lost worker...)."""
