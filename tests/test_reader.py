@@ -72,7 +72,7 @@ def test_triple_quoted_strings_are_dedented():
     ('"a\\qb"', "W0105", 1, 3),
     ("{:a 1 :b}", "W0104", 1, 1),
     ("1abc", "W0107", 1, 1),
-    ("(a 'b ')", "W0108", 1, 8),
+    ("(a 'b ')", "W0108", 1, 7),
     (":", "W0107", 1, 1),
 ])
 def test_reader_errors_point_at_the_problem(text, code, line, col):

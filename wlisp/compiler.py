@@ -109,6 +109,7 @@ class Compiler(Evaluator):
         self.used_schemas: dict[str, dict] = {}
         self.tools_defined: dict[str, Tool] = {}
         self.workflows: dict[str, WorkflowDef] = {}
+        self.allow_redefine = False  # the REPL redefines freely; a file may not
 
     # --- building nodes ---------------------------------------------------------
 
@@ -218,6 +219,8 @@ class Compiler(Evaluator):
     def runtime_get(self, ref: Ref, path, sym) -> Ref:
         key = path[0]
         out = merge_refs({"get": ref.expr, "path": list(path)}, [ref])
+        if out.raw is not None and out.raw_use is None:
+            out.raw_use = sym.span
         if ref.kind != "outcome":
             return out
         if key in OUTCOME_FIELDS:
@@ -225,7 +228,8 @@ class Compiler(Evaluator):
                 out.raw = None
             return out
         fields = fields_of(ref.schema)
-        step = f"step `{ref.node}`" if ref.node else "this step"
+        head = sym.name.split(".")[0]
+        step = f"`{head}` (step `{ref.node}`)" if ref.node else f"`{head}`"
         if ref.schema is None:
             raise self.error("W0206", f"{step} has no `:returns` schema, so it has no field "
                              f"`{key}`; read `.output`, or declare `:returns`", sym.span,
@@ -247,9 +251,11 @@ class Compiler(Evaluator):
             raw = value.raw if isinstance(value, Ref) else \
                 next((r.raw for r in refs_in(value) if r.raw), None)
             if raw is not None:
+                use = value.raw_use if isinstance(value, Ref) else \
+                    next((r.raw_use for r in refs_in(value) if r.raw), None)
                 raise self.error("W0401", f"this {what} uses the raw output of a quarantined "
-                                 "step; use its validated `:returns` fields instead", span,
-                                 ("the quarantined step is here", raw))
+                                 "step; use its validated `:returns` fields instead",
+                                 use or span, ("the quarantined step is here", raw))
             expr = self.to_expr(value, span)
             if isinstance(expr, dict) and expr.get("call") == "str":
                 return expr
@@ -320,7 +326,7 @@ class Compiler(Evaluator):
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):
             raise self.error("W0306", f"`:limit` must be an integer >= 1, got {pr_str(limit)}",
-                             form.span)
+                             form.span_at(4))
         if not isinstance(f, Fn) or isinstance(f, Macro):
             return super().apply_builtin("map", [f, coll], form)
         if isinstance(coll, Ref):

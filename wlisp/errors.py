@@ -164,9 +164,10 @@ def to_json(diags: list[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diags], indent=2)
 
 
-def did_you_mean(name: str, candidates) -> str:
+def did_you_mean(name: str, candidates, cutoff: float = 0.6) -> str:
     """A ` (did you mean `x`?)` suffix when a close candidate exists."""
     import difflib
 
-    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1,
+                                      cutoff=cutoff)
     return f" (did you mean `{close[0]}`?)" if close else ""

@@ -20,6 +20,7 @@ from .errors import Diagnostic, Sources, Span, WlispError, did_you_mean
 from .reader import read
 
 MAX_CALL_DEPTH = 300
+MAX_MACRO_DEPTH = 100
 MAX_RUNTIME_RECURSION = 16  # runtime conditionals a recursion may unroll through
 
 
@@ -98,13 +99,19 @@ class Ref:
     quarantined step entered it, `quarantined` that such a step influenced it.
     """
 
-    __slots__ = ("expr", "deps", "kind", "node", "schema", "quarantined", "raw")
+    __slots__ = ("expr", "deps", "kind", "node", "schema", "quarantined", "raw", "raw_use")
     type_name = "runtime value"
 
     def __init__(self, expr, deps=frozenset(), kind="value", node=None, schema=None,
-                 quarantined=False, raw=None):
+                 quarantined=False, raw=None, raw_use=None):
         self.expr, self.deps, self.kind, self.node = expr, deps, kind, node
         self.schema, self.quarantined, self.raw = schema, quarantined, raw
+        self.raw_use = raw_use
+
+    def used_at(self, span) -> Ref:
+        """A copy that remembers where raw quarantined output was referenced."""
+        return Ref(self.expr, self.deps, self.kind, self.node, self.schema, self.quarantined,
+                   self.raw, self.raw_use or span)
 
     def pr_str(self) -> str:
         return f"#<runtime {self.node or self.kind}>"
@@ -146,12 +153,13 @@ def has_ref(x) -> bool:
 
 
 def merge_refs(expr, parts, kind="value") -> Ref:
-    deps, quarantined, raw = set(), False, None
+    deps, quarantined, raw, raw_use = set(), False, None, None
     for r in parts:
         deps |= r.deps
         quarantined = quarantined or r.quarantined
-        raw = raw or r.raw
-    return Ref(expr, frozenset(deps), kind, quarantined=quarantined, raw=raw)
+        if raw is None and r.raw is not None:
+            raw, raw_use = r.raw, r.raw_use
+    return Ref(expr, frozenset(deps), kind, quarantined=quarantined, raw=raw, raw_use=raw_use)
 
 
 class Evaluator:
@@ -326,7 +334,10 @@ class Evaluator:
         name = sym.name
         scope = env.find(name)
         if scope is not None:
-            return scope[name]
+            value = scope[name]
+            if type(value) is Ref and value.raw is not None:
+                return value.used_at(sym.span)
+            return value
         if "." in name and name not in SPECIAL:
             head, *path = name.split(".")
             scope = env.find(head)
@@ -336,12 +347,12 @@ class Evaluator:
         raise self.unknown(name, env, sym.span)
 
     def unknown(self, name, env, span) -> WlispError:
-        names = set(SPECIAL)
+        names = set()
         e = env
         while e is not None:
             names.update(e.vars)
             e = e.parent
-        hint = did_you_mean(name, names)
+        hint = did_you_mean(name, names, 0.7) or did_you_mean(name, SPECIAL, 0.75)
         return self.error("W0201", f"unknown name `{name}`{hint}", span)
 
     def get_path(self, value, path, sym: Symbol):
@@ -394,14 +405,16 @@ class Evaluator:
             raise self.error("W0402", f"compile-time recursion deeper than {MAX_CALL_DEPTH} "
                              f"calls in `{f.name or 'fn'}`", span)
         env = Env(f.env)
-        self.bind_params(f, args, env, span)
+        called = form[0].name if form is not None and form and isinstance(form[0], Symbol) \
+            else None
+        self.bind_params(f, args, env, span, called)
         self.call_stack.append(f)
         try:
             return self.eval_body(f.body, env)
         finally:
             self.call_stack.pop()
 
-    def bind_params(self, f: Fn, args, env: Env, span) -> None:
+    def bind_params(self, f: Fn, args, env: Env, span, called=None) -> None:
         params = list(f.params)
         rest = None
         if any(p == Symbol("&") for p in params):
@@ -409,9 +422,10 @@ class Evaluator:
             params, rest = params[:i], params[i + 1] if i + 1 < len(params) else None
         if len(args) < len(params) or (rest is None and len(args) > len(params)):
             want = f"{len(params)}{'+' if rest is not None else ''}"
-            raise self.error("W0301", f"`{f.name or 'fn'}` takes {want} argument"
+            name = f.name or called or "fn"
+            raise self.error("W0301", f"`{name}` takes {want} argument"
                              f"{'' if want == '1' else 's'}, got {len(args)}", span,
-                             (f"`{f.name or 'fn'}` is defined here", f.span))
+                             (f"`{name}` is defined here", f.span))
         for p, a in zip(params, args, strict=False):
             self.bind(p, a, env)
         if rest is not None:
@@ -453,6 +467,10 @@ class Evaluator:
         return seq[i] if i < len(seq) else None
 
     def expand_macro(self, m: Macro, form: List, env: Env):
+        if len(self.macro_stack) >= MAX_MACRO_DEPTH:
+            raise self.error("W0403", f"macro `{m.name}` keeps expanding: more than "
+                             f"{MAX_MACRO_DEPTH} nested expansions", form.span,
+                             (f"`{m.name}` is defined here", m.span))
         menv = Env(m.env)
         self.bind_params(m, list(form[1:]), menv, form.span)
         self.call_stack.append(m)
@@ -498,7 +516,7 @@ class Evaluator:
         try:
             return B.apply(name, args, call=lambda f, a: self.call_value(f, a, form.span))
         except B.BuiltinError as exc:
-            raise self.error("W0303", str(exc), form.span) from None
+            raise self.error("W0403", str(exc), form.span) from None
 
     def residual(self, name, args, form) -> Ref:
         exprs = [self.to_expr(a, form.span_at(i + 1)) for i, a in enumerate(args)]
@@ -613,25 +631,33 @@ class Evaluator:
     # --- option parsing -------------------------------------------------------
 
     def options(self, form: List, start: int, allowed, what: str, evaluate=None) -> dict:
-        """Parse trailing `:key value` pairs; unknown keys get a did-you-mean."""
+        """Parse trailing `:key value` pairs. A bad pair is reported and skipped, so the
+        form still takes effect with its other options (no cascade of errors)."""
         out = {}
         i = start
         while i < len(form):
             key = form[i]
             if not isinstance(key, Keyword):
-                raise self.error("W0302", f"expected a keyword option for `{what}`, got "
-                                 f"`{pr_str(key)}`", form.span_at(i))
-            if key not in allowed:
-                raise self.error("W0207", f"unknown option `:{key}` for `{what}`"
-                                 + did_you_mean(key, sorted(allowed)), form.span_at(i),
-                                 (f"`{what}` takes: " + ", ".join(f":{a}" for a in
-                                                                   sorted(allowed)), None))
+                self.record(self.error("W0302", f"expected a keyword option for `{what}`, got "
+                                       f"`{pr_str(key)}`", form.span_at(i)))
+                i += 1
+                continue
             if i + 1 >= len(form):
-                raise self.error("W0302", f"option `:{key}` needs a value", form.span_at(i))
+                self.record(self.error("W0302", f"option `:{key}` needs a value",
+                                       form.span_at(i)))
+                break
+            if key not in allowed:
+                self.record(self.error("W0207", f"unknown option `:{key}` for `{what}`"
+                                       + did_you_mean(key, sorted(allowed)), form.span_at(i),
+                                       (f"`{what}` takes: " + ", ".join(f":{a}" for a in
+                                                                         sorted(allowed)), None)))
+                i += 2
+                continue
             value = form[i + 1]
             if evaluate is not None:
-                value = evaluate(value)
-            out[str.__str__(key)] = (value, form.span_at(i + 1))
+                value = self.guarded(evaluate, value)
+            if value is not POISON:
+                out[str.__str__(key)] = (value, form.span_at(i + 1))
             i += 2
         return out
 
@@ -688,7 +714,7 @@ def _def(ev: Evaluator, form: List, env: Env):
         raise ev.error("W0301", "`def` takes a name and a value: (def name expr)", form.span)
     name = _sym(form, 1, "def")
     _check_definable(name)
-    value = ev.eval(form[2], env)
+    value = ev.guarded(ev.eval, form[2], env)  # on error the name still exists, as POISON
     env.module_env().vars[name.name] = value
     return value
 
@@ -731,9 +757,12 @@ def _fn(ev: Evaluator, form: List, env: Env):
 
 @special("let")
 def _let(ev: Evaluator, form: List, env: Env):
-    if len(form) < 2 or not isinstance(form[1], Vector) or len(form[1]) % 2:
+    if len(form) < 2 or not isinstance(form[1], Vector):
         raise ev.error("W0302", "`let` needs a vector of name/value pairs: (let [a 1 b 2] ...)",
                        form.span_at(1))
+    if len(form[1]) % 2:
+        last = form[1].span_at(len(form[1]) - 1)
+        raise ev.error("W0302", f"`let` binding `{pr_str(form[1][-1])}` has no value", last)
     bindings = form[1]
     inner = Env(env)
     for i in range(0, len(bindings), 2):

@@ -89,81 +89,138 @@ def _str_opt(ev, opts, key, out):
 
 
 def _define(ev: Compiler, env: Env, name: Symbol, value):
+    """Bind a definition; defining the same agent, tool, schema or workflow twice
+    in one file is a mistake (the REPL allows it)."""
     _check_definable(name)
-    env.module_env().vars[name.name] = value
+    module = env.module_env()
+    old = module.vars.get(name.name)
+    if old is not None and not ev.allow_redefine and type(old) is type(value):
+        ev.record(ev.error("W0202", f"{B.type_name(value)} `{name.name}` is already defined",
+                           name.span, ("the first definition is here",
+                                       getattr(old, "span", None))))
+    module.vars[name.name] = value
     return value
 
 
 @special("defagent")
 def _defagent(ev: Compiler, form: List, env: Env):
     name = _sym(form, 1, "defagent")
-    opts = ev.options(form, 2, AGENT_OPTS, "defagent",
-                      evaluate=lambda f: _static(ev, f, env, getattr(f, "span", form.span),
-                                                 "an agent option"))
+    raw = ev.options(form, 2, AGENT_OPTS, "defagent")
+    tools_form = raw.pop("tools", None)
+    opts = {}
+    for k, (v, span) in raw.items():
+        value = ev.guarded(_static, ev, v, env, span, "an agent option")
+        if value is not POISON:
+            opts[k] = (value, span)
     cfg: dict = {"name": name.name}
-    _str_opt(ev, opts, "executor", cfg)
-    _str_opt(ev, opts, "model", cfg)
-    _str_opt(ev, opts, "system", cfg)
-    _str_opt(ev, opts, "description", cfg)
-    _int_opt(ev, opts, "max-steps", 1, cfg)
-    _num_opt(ev, opts, "timeout", cfg)
-    _int_opt(ev, opts, "retries", 0, cfg)
-    _choice(ev, opts, "role", tuple(ROLES), cfg)
+    for check in (lambda: _str_opt(ev, opts, "executor", cfg),
+                  lambda: _str_opt(ev, opts, "model", cfg),
+                  lambda: _str_opt(ev, opts, "system", cfg),
+                  lambda: _str_opt(ev, opts, "description", cfg),
+                  lambda: _int_opt(ev, opts, "max-steps", 1, cfg),
+                  lambda: _num_opt(ev, opts, "timeout", cfg),
+                  lambda: _int_opt(ev, opts, "retries", 0, cfg),
+                  lambda: _choice(ev, opts, "role", tuple(ROLES), cfg)):
+        ev.guarded(check)
     role = cfg.setdefault("role", "custom")
     cfg["isolation"], cfg["context"] = ROLES[role]
-    _choice(ev, opts, "isolation", ISOLATION, cfg)
-    _choice(ev, opts, "context", CONTEXT, cfg)
-    _choice(ev, opts, "trust", TRUST, cfg)
+    for check in (lambda: _choice(ev, opts, "isolation", ISOLATION, cfg),
+                  lambda: _choice(ev, opts, "context", CONTEXT, cfg),
+                  lambda: _choice(ev, opts, "trust", TRUST, cfg),
+                  lambda: _bool_opt(ev, opts, "exclusive", cfg)):
+        ev.guarded(check)
     cfg.setdefault("trust", "trusted")
-    if "exclusive" in opts:
-        value, span = opts["exclusive"]
-        _check(ev, isinstance(value, bool), span, "`:exclusive` must be true or false")
-        cfg["exclusive"] = value
-    tools = []
-    if "tools" in opts:
-        value, span = opts["tools"]
-        _check(ev, isinstance(value, (Vector, List)), span, "`:tools` takes a vector of tools")
-        for t in value:
-            if not isinstance(t, Tool):
-                raise ev.error("W0204", f"`{pr_str(t)}` is not a tool defined with `deftool`",
-                               span)
-            tools.append(t.name)
-    cfg["tools"] = tools
+    cfg["tools"] = _tools(ev, tools_form, env) if tools_form else []
     return _define(ev, env, name, Agent(name.name, cfg, form.span))
+
+
+def _bool_opt(ev, opts, key, out):
+    if key in opts:
+        value, span = opts[key]
+        _check(ev, isinstance(value, bool), span, f"`:{key}` must be true or false")
+        out[key] = value
+
+
+def _tools(ev: Compiler, tools_form, env) -> list[str]:
+    """`:tools [grep run-tests]`: each name must be a `deftool`."""
+    form, span = tools_form
+    if not isinstance(form, (Vector, List)):
+        value = ev.guarded(ev.eval, form, env)
+        if value is POISON:
+            return []
+        if not isinstance(value, (Vector, List)):
+            ev.record(ev.error("W0306", "`:tools` takes a vector of tools", span))
+            return []
+        form = value
+    names = []
+    for i, item in enumerate(form):
+        if isinstance(item, Symbol):
+            scope = env.find(item.name)
+            value = scope[item.name] if scope is not None else None
+            if value is None:
+                known = _all_of(env, Tool)
+                ev.record(ev.error("W0204", f"unknown tool `{item.name}`"
+                                   + did_you_mean(item.name, known), item.span))
+                continue
+        else:
+            value = item
+        if value is POISON:
+            continue
+        if not isinstance(value, Tool):
+            ev.record(ev.error("W0204", f"`{pr_str(item)}` is not a tool defined with "
+                               "`deftool`", getattr(item, "span", None) or
+                               (form.span_at(i) if hasattr(form, "span_at") else span)))
+            continue
+        names.append(value.name)
+    return names
 
 
 @special("deftool")
 def _deftool(ev: Compiler, form: List, env: Env):
     name = _sym(form, 1, "deftool")
     opts = ev.options(form, 2, {"description", "params", "command"}, "deftool")
-    cfg: dict = {"name": name.name}
+    cfg: dict = {"name": name.name, "params": {"type": "object", "properties": {},
+                                               "required": [], "additionalProperties": False},
+                 "command": []}
     if "description" in opts:
-        desc = _static(ev, opts["description"][0], env, opts["description"][1], "a description")
-        _check(ev, isinstance(desc, str), opts["description"][1], "`:description` takes a string")
-        cfg["description"] = desc
-    params: dict = {"type": "object", "properties": {}, "required": [],
-                    "additionalProperties": False}
+        desc = ev.guarded(_static, ev, opts["description"][0], env, opts["description"][1],
+                          "a description")
+        if isinstance(desc, str):
+            cfg["description"] = desc
+        elif desc is not POISON:
+            ev.record(ev.error("W0306", "`:description` takes a string", opts["description"][1]))
     if "params" in opts:
-        params = compile_type(opts["params"][0], lambda s: _schema_lookup(ev, s, env))
-    cfg["params"] = params
+        params = ev.guarded(compile_type, opts["params"][0],
+                            lambda s: _schema_lookup(ev, s, env), opts["params"][1],
+                            _all_of(env, Schema))
+        if params is not POISON:
+            cfg["params"] = params
+        else:
+            cfg["params"] = {}  # unknown: do not also report the command's holes
     if "command" not in opts:
-        raise ev.error("W0302", "`deftool` needs `:command [\"prog\" \"{param}\" ...]`",
-                       form.span)
-    command = _static(ev, opts["command"][0], env, opts["command"][1], "a tool command")
+        ev.record(ev.error("W0302", "`deftool` needs `:command [\"prog\" \"{param}\" ...]`",
+                           form.span))
+    else:
+        ev.guarded(_tool_command, ev, opts["command"], env, cfg, name)
+    tool = Tool(name.name, cfg, form.span)
+    ev.tools_defined[name.name] = tool
+    return _define(ev, env, name, tool)
+
+
+def _tool_command(ev, option, env, cfg, name):
+    command = _static(ev, option[0], env, option[1], "a tool command")
     _check(ev, isinstance(command, (Vector, List)) and command and
-           all(isinstance(c, str) for c in command), opts["command"][1],
-           "`:command` takes a non-empty vector of strings (one per argv element)")
-    known = list(params.get("properties", {}))
-    for part in command:
+           all(isinstance(c, str) for c in command), option[1],
+           "`:command` takes a non-empty vector of strings (one per argv element), "
+           "never a shell string")
+    known = list(cfg["params"].get("properties", {}))
+    for part in command if cfg["params"] else ():
         for hole in _TOOL_HOLE.findall(part):
             if hole not in known:
                 raise ev.error("W0206", f"command hole `{{{hole}}}` is not a parameter of tool "
                                f"`{name.name}`" + did_you_mean(hole, known),
-                               ev.locate(opts["command"][1], "{" + hole + "}"))
+                               ev.locate(option[1], "{" + hole + "}"))
     cfg["command"] = [str.__str__(c) for c in command]
-    tool = Tool(name.name, cfg, form.span)
-    ev.tools_defined[name.name] = tool
-    return _define(ev, env, name, tool)
 
 
 def _schema_lookup(ev, sym: Symbol, env: Env):
@@ -177,7 +234,10 @@ def _defschema(ev: Compiler, form: List, env: Env):
         raise ev.error("W0301", "`defschema` takes a name and a type: (defschema Name type)",
                        form.span)
     name = _sym(form, 1, "defschema")
-    js = compile_type(form[2], lambda s: _schema_lookup(ev, s, env))
+    js = ev.guarded(compile_type, form[2], lambda s: _schema_lookup(ev, s, env),
+                    form.span_at(2), _all_of(env, Schema))
+    if js is POISON:
+        js = {}  # keep the name defined so uses of it are not reported again
     return _define(ev, env, name, Schema(name.name, js, form.span))
 
 
@@ -194,7 +254,7 @@ def _returns(ev: Compiler, form, span, env):
         if value is not None and not isinstance(value, Schema):
             raise ev.error("W0205", f"`{form.name}` is a {B.type_name(value)}, not a schema",
                            form.span)
-    js = compile_type(form, lambda s: _schema_lookup(ev, s, env))
+    js = compile_type(form, lambda s: _schema_lookup(ev, s, env), span, _all_of(env, Schema))
     return js, js
 
 
@@ -202,36 +262,34 @@ def _returns(ev: Compiler, form, span, env):
 def _defworkflow(ev: Compiler, form: List, env: Env):
     name = _sym(form, 1, "defworkflow")
     params = _params(form, 2, "defworkflow")
+    seen = set()
     for p in params:
         if not isinstance(p, Symbol):
             raise ev.error("W0302", "workflow parameters must be names", form.span_at(2))
-    i, opts = 3, {}
+        if p.name in seen:
+            ev.record(ev.error("W0202", f"parameter `{p.name}` is listed twice", p.span))
+        seen.add(p.name)
+    i, raw = 3, {}
     while i < len(form) and isinstance(form[i], Keyword):
         key = form[i]
-        if key not in WORKFLOW_OPTS:
-            raise ev.error("W0207", f"unknown option `:{key}` for `defworkflow`"
-                           + did_you_mean(key, sorted(WORKFLOW_OPTS)), form.span_at(i))
         if i + 1 >= len(form):
             raise ev.error("W0302", f"option `:{key}` needs a value", form.span_at(i))
-        opts[str.__str__(key)] = (_static(ev, form[i + 1], env, form.span_at(i + 1),
-                                          f"`:{key}`"), form.span_at(i + 1))
+        if key not in WORKFLOW_OPTS:
+            ev.record(ev.error("W0207", f"unknown option `:{key}` for `defworkflow`"
+                               + did_you_mean(key, sorted(WORKFLOW_OPTS)), form.span_at(i)))
+        else:
+            raw[str.__str__(key)] = (form[i + 1], form.span_at(i + 1))
         i += 2
+    opts = {}
+    for k, (v, span) in raw.items():
+        value = ev.guarded(_static, ev, v, env, span, f"`:{k}`")
+        if value is not POISON:
+            opts[k] = (value, span)
     cfg = {}
-    _str_opt(ev, opts, "description", cfg)
-    _int_opt(ev, opts, "concurrency", 1, cfg)
+    ev.guarded(_str_opt, ev, opts, "description", cfg)
+    ev.guarded(_int_opt, ev, opts, "concurrency", 1, cfg)
     if "budget" in opts:
-        value, span = opts["budget"]
-        _check(ev, isinstance(value, Map), span, "`:budget` takes a map like {:steps 100 :cost 2.5}")
-        budget = {}
-        for k, v in value.items():
-            if k not in BUDGET_KEYS:
-                raise ev.error("W0207", f"unknown budget key `{pr_str(k)}`"
-                               + did_you_mean(str(k), BUDGET_KEYS), value.pair_spans.get(
-                                   k, (span,))[0])
-            _check(ev, isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-                   value.value_span(k), f"budget `:{k}` must be a number > 0")
-            budget[str.__str__(k)] = v
-        cfg["budget"] = budget
+        ev.guarded(_budget, ev, opts["budget"], raw["budget"][0], cfg)
     if i >= len(form):
         raise ev.error("W0302", f"workflow `{name.name}` has no body", form.span)
     wf = WorkflowDef(name.name, tuple(params), cfg, form[i:], env, form.span)
@@ -239,34 +297,69 @@ def _defworkflow(ev: Compiler, form: List, env: Env):
     return _define(ev, env, name, wf)
 
 
+def _budget(ev, option, source, cfg):
+    value, span = option
+    _check(ev, isinstance(value, Map), span, "`:budget` takes a map like {:steps 100 :cost 2.5}")
+    spans = source.pair_spans if isinstance(source, Map) else {}
+    budget = {}
+    for k, v in value.items():
+        key_span, value_span = spans.get(k, (span, span))
+        if k not in BUDGET_KEYS:
+            ev.record(ev.error("W0207", f"unknown budget key `{pr_str(k)}`"
+                               + did_you_mean(str(k), BUDGET_KEYS), key_span,
+                               ("budget keys: " + ", ".join(f":{b}" for b in BUDGET_KEYS),
+                                None)))
+            continue
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
+            ev.record(ev.error("W0306", f"budget `:{k}` must be a number > 0", value_span))
+            continue
+        budget[str.__str__(k)] = v
+    cfg["budget"] = budget
+
+
 @special("spawn")
 def _spawn(ev: Compiler, form: List, env: Env):
     if len(form) < 3:
         raise ev.error("W0301", "`spawn` takes an agent and a prompt: (spawn agent \"...\")",
                        form.span)
-    agent = _agent(ev, form[1], env, form.span_at(1))
-    prompt = ev.eval(form[2], env)
+    if isinstance(form[2], Keyword) and form[2] in SPAWN_OPTS and len(form) % 2 == 0:
+        raise ev.error("W0301", "`spawn` needs a prompt before its options: "
+                       "(spawn agent \"prompt\" :returns T)", form.span)
+    agent = ev.guarded(_agent, ev, form[1], env, form.span_at(1))
+    prompt = ev.guarded(ev.eval, form[2], env)
     opts = ev.options(form, 3, SPAWN_OPTS, "spawn")
+    attrs: dict = {}
+    schema = None
+    if "returns" in opts:
+        returned = ev.guarded(_returns, ev, opts["returns"][0], opts["returns"][1], env)
+        if returned is not POISON:
+            attrs["returns"], schema = returned
+        else:
+            schema = {}  # unknown shape: do not report its fields as missing too
+    evald = {}
+    for k, (v, span) in opts.items():
+        if k not in ("returns", "after", "id"):
+            value = ev.guarded(_static, ev, v, env, span, f"`:{k}`")
+            if value is not POISON:
+                evald[k] = (value, span)
+    for check in (lambda: _int_opt(ev, evald, "max-steps", 1, attrs),
+                  lambda: _str_opt(ev, evald, "model", attrs),
+                  lambda: _num_opt(ev, evald, "timeout", attrs),
+                  lambda: _int_opt(ev, evald, "retries", 0, attrs),
+                  lambda: _choice(ev, evald, "trust", TRUST, attrs),
+                  lambda: _choice(ev, evald, "role", tuple(ROLES), attrs),
+                  lambda: _str_opt(ev, evald, "description", attrs)):
+        ev.guarded(check)
+    after = ev.guarded(_after, ev, opts, env)
+    if after is POISON:
+        after = []
     if agent is POISON or prompt is POISON:
         return POISON
     ev.require_builder("spawn", form.span)
-    attrs: dict = {"agent": agent.name,
-                   "prompt": ev.check_prompt(prompt, form.span_at(2))}
+    attrs["agent"] = agent.name
+    attrs["prompt"] = ev.check_prompt(prompt, form.span_at(2))
     deps = set(prompt.deps) if isinstance(prompt, Ref) else \
         set().union(*(r.deps for r in refs_in(prompt))) if has_ref(prompt) else set()
-    schema = None
-    if "returns" in opts:
-        attrs["returns"], schema = _returns(ev, opts["returns"][0], opts["returns"][1], env)
-    evald = {k: (_static(ev, v, env, s, f"`:{k}`"), s) for k, (v, s) in opts.items()
-             if k not in ("returns", "after", "id")}
-    _int_opt(ev, evald, "max-steps", 1, attrs)
-    _str_opt(ev, evald, "model", attrs)
-    _num_opt(ev, evald, "timeout", attrs)
-    _int_opt(ev, evald, "retries", 0, attrs)
-    _choice(ev, evald, "trust", TRUST, attrs)
-    _choice(ev, evald, "role", tuple(ROLES), attrs)
-    _str_opt(ev, evald, "description", attrs)
-    after = _after(ev, opts, env)
     explicit = None
     if "id" in opts:
         explicit = _static(ev, opts["id"][0], env, opts["id"][1], "`:id`")
@@ -312,15 +405,18 @@ def _all_of(env: Env, cls) -> list[str]:
 def _after(ev, opts, env) -> list[str]:
     if "after" not in opts:
         return []
-    value = ev.eval(opts["after"][0], env)
+    source, span = opts["after"]
+    value = ev.eval(source, env)
     items = value if isinstance(value, (Vector, List)) else [value]
     out = []
-    for x in items:
+    for i, x in enumerate(items):
         if x is POISON:
             continue
         if not isinstance(x, Ref) or x.node is None:
-            raise ev.error("W0303", "`:after` takes steps (or a vector of steps) to wait for",
-                           opts["after"][1])
+            where = source.span_at(i) if isinstance(source, Vector) and \
+                len(source) == len(items) else span
+            raise ev.error("W0303", "`:after` takes steps (or a vector of steps) to wait for, "
+                           f"not a {B.type_name(x)}", where)
         out.append(x.node)
     return out
 

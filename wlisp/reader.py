@@ -208,11 +208,30 @@ def _syntax_error(text: str, filename: str, exc) -> WlispError:
         return WlispError.at("W0101", f"unexpected character `{ch}`",
                              Span(filename, line, col, line, col + 1))
     token = getattr(exc, "token", None)
-    if token is not None and token.type in ("QUOTE", "BACKQUOTE", "TILDE", "TILDE_AT") or \
-            (token is not None and token.type in ("RPAR", "RSQB", "RBRACE", "$END")):
+    if token is not None and token.type in ("QUOTE", "BACKQUOTE", "TILDE", "TILDE_AT",
+                                            "RPAR", "RSQB", "RBRACE", "$END"):
+        line, col = _dangling_prefix(text, line, col)
         return WlispError.at("W0108", "a quote or unquote prefix must be followed by a form",
                              Span(filename, line, col, line, col + 1))
     return WlispError.at("W0101", "unexpected input", Span(filename, line, col, line, col + 1))
+
+
+def _dangling_prefix(text: str, line: int, col: int) -> tuple[int, int]:
+    """Step back from the token after a dangling quote to the quote itself."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return line, col
+    row_no, i = line, col - 2
+    while row_no >= 1:
+        row = lines[row_no - 1]
+        while i >= 0 and row[i] in " \t,":
+            i -= 1
+        if i >= 0:
+            return (row_no, i + 1) if row[i] in "'`~@" else (line, col)
+        row_no -= 1
+        if row_no >= 1:
+            i = len(lines[row_no - 1]) - 1
+    return line, col
 
 
 def scan_brackets(text: str):

@@ -36,21 +36,33 @@ class Schema:
         return f"#<schema {self.name or 'inline'}>"
 
 
-def compile_type(form, lookup) -> dict:
-    """Compile a type form to JSON Schema. `lookup(symbol)` finds schemas by name."""
+def compile_type(form, lookup, span=None, known=()) -> dict:
+    """Compile a type form to JSON Schema. `lookup(symbol)` finds schemas by name;
+    `span` locates literals that carry none; `known` schema names feed suggestions."""
+    try:
+        return _compile(form, lookup, known)
+    except WlispError as err:
+        for d in err.diagnostics:
+            d.span = d.span or span
+        raise
+
+
+def _compile(form, lookup, known) -> dict:
+    def compile_type(f, lk):  # noqa: F811 - recursive calls keep `known`
+        return _compile(f, lk, known)
+
     if isinstance(form, Symbol):
         if form.name in PRIMITIVES:
             return dict(PRIMITIVES[form.name])
         found = lookup(form)
         if isinstance(found, Schema):
             return found.json
-        known = list(PRIMITIVES)
         raise WlispError.at("W0205", f"unknown schema or type `{form.name}`"
-                            + did_you_mean(form.name, known), form.span)
+                            + did_you_mean(form.name, [*known, *PRIMITIVES]), form.span)
     if isinstance(form, Schema):
         return form.json
     if isinstance(form, Map):
-        return _record(form, lookup)
+        return _record(form, lambda f: _compile(f, lookup, known))
     if isinstance(form, List) and form and isinstance(form[0], Symbol):
         head, args = form[0].name, form[1:]
         if head == "enum":
@@ -76,9 +88,15 @@ def compile_type(form, lookup) -> dict:
         raise WlispError.at("W0205", f"unknown type constructor `{head}`"
                             + did_you_mean(head, ["enum", "list-of", "optional", "one-of",
                                                   "json-schema"]), form[0].span)
-    raise WlispError.at("W0205", "not a type: expected a type name, a record {...} or "
-                        "(enum ...), (list-of T), (optional T), (one-of ...)",
+    raise WlispError.at("W0205", f"`{_show(form)}` is not a type: expected a type name, a record "
+                        "{...} or (enum ...), (list-of T), (optional T), (one-of ...)",
                         getattr(form, "span", None))
+
+
+def _show(form) -> str:
+    from .data import pr_str
+
+    return pr_str(form)[:40]
 
 
 def _arity(form: List, n: int) -> None:
@@ -87,7 +105,7 @@ def _arity(form: List, n: int) -> None:
                             form.span)
 
 
-def _record(form: Map, lookup) -> dict:
+def _record(form: Map, compile_field) -> dict:
     props, required = {}, []
     for key, value in form.items():
         if not isinstance(key, (Keyword, str)):
@@ -97,9 +115,9 @@ def _record(form: Map, lookup) -> dict:
         optional = isinstance(value, List) and value and value[0] == Symbol("optional")
         if optional:
             _arity(value, 1)
-            props[name] = compile_type(value[1], lookup)
+            props[name] = compile_field(value[1])
         else:
-            props[name] = compile_type(value, lookup)
+            props[name] = compile_field(value)
             required.append(name)
     return {"type": "object", "properties": props, "required": required,
             "additionalProperties": False}

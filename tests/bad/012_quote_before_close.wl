@@ -1,5 +1,5 @@
 ; expect: W0108 6:25
-; xfail: caret lands on the closing `)` instead of the dangling quote (at end of file, 011, it does point at the quote)
+;
 ; A quote right before a closing paren quotes nothing.
 (defagent triager :role :custom)
 

@@ -1,5 +1,5 @@
 ; expect: W0204 16:21
-; xfail: reports W0201 `unknown name grpe` + W0306 on :tools + cascade W0203 `unknown agent fixer` instead of one W0204
+;
 ; message: did you mean `grep`
 ; The agent lists a tool that was never declared.
 (deftool run-tests

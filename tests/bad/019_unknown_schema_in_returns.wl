@@ -1,5 +1,5 @@
 ; expect: W0205 10:60
-; xfail: right code and place, but no did-you-mean for `Reviw` -> `Review`
+;
 ; message: did you mean `Review`
 ; `:returns` names a schema that does not exist (one error, no cascade on r.approve).
 (defagent reviewer :role :verify)

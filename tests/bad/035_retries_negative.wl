@@ -1,5 +1,5 @@
 ; expect: W0306 6:12
-; xfail: cascade: the agent is dropped, so an extra W0203 `unknown agent flaky-api-caller` at the spawn
+;
 ; Retries cannot be negative.
 (defagent flaky-api-caller
   :role :custom

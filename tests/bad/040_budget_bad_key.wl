@@ -1,5 +1,5 @@
 ; expect: W0207|W0306 8:12
-; xfail: caret on the budget map `{` instead of the bad key `:stepz` (message names the key)
+;
 ; message: steps
 ; `:stepz` is not a budget key.
 (defagent planner :role :plan)

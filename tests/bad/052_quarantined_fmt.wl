@@ -1,5 +1,5 @@
 ; expect: W0401 16:48
-; xfail: caret on the whole `(fmt` prompt instead of the `{raw}` hole
+;
 ; Raw output of a quarantined agent interpolated into another prompt.
 ; Reading a validated :returns field (facts.title) is fine.
 (defagent web-reader

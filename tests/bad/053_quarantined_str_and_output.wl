@@ -1,5 +1,5 @@
 ; expect: W0401 9:39, W0401 10:48
-; xfail: caret on the `(str` / `(fmt` prompt forms instead of `page` and the `{page.output}` hole
+;
 ; A spawn quarantined with :trust; its raw output reaches two prompts.
 (defagent fetcher :role :explore)
 (defagent writer :role :implement)

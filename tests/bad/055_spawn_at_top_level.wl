@@ -1,5 +1,5 @@
 ; expect: W0406 6:12
-; xfail: cascade: an extra W0201 `unknown name intro` where the workflow uses it
+;
 ; A spawn outside any workflow (one error; no cascade on `intro`).
 (defagent writer :role :implement)
 

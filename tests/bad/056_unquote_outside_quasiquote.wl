@@ -1,5 +1,5 @@
 ; expect: W0308 7:19
-; xfail: cascade: an extra W0201 `unknown name first-aspect` where the workflow uses it
+;
 ; `~` without an enclosing quasiquote.
 (defagent reviewer :role :verify)
 

@@ -1,5 +1,5 @@
 ; expect: W0303 12:37
-; xfail: caret on the `:after` vector `[` instead of the non-step element `setup-note`
+;
 ; :after lists a string constant, not a step.
 (defagent migrator :role :implement)
 (defagent tester :role :verify)

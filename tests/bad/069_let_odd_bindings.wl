@@ -1,5 +1,5 @@
 ; expect: W0302 9:9
-; xfail: caret on the binding vector `[` (line above) instead of the dangling name `review`
+;
 ; The last let binding has no value.
 (defagent writer :role :implement)
 (defagent critic :role :verify)

@@ -1,5 +1,5 @@
 ; expect: W0303|W0306 7:12
-; xfail: cascade: the tool is dropped, giving extra W0201 `search`, W0306 on :tools and W0203 `unknown agent finder`
+;
 ; :command must be an argv vector, never a shell string.
 (deftool search
   :description "Search the repository"

@@ -1,5 +1,5 @@
 ; expect: W0306 7:9, W0204 8:22, W0207 11:3, W0306 12:60, W0203 13:12
-; xfail: W0201 instead of W0204 for the tool; the defworkflow with a bad option is dropped, so `:retries -2` and `reviwer` in its body are never reported
+;
 ; Five different mistakes in one review pipeline.
 (deftool run-linter :command ["ruff" "check" "."])
 

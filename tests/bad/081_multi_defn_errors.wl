@@ -1,5 +1,5 @@
 ; expect: W0206 12:42, W0205 12:66, W0201 17:40, W0306|W0303 17:70
-; xfail: only the first error of each spawn form is reported: `Patchh` and `:retries "3"` are missed
+;
 ; Errors in two helpers and in the workflow itself.
 (defagent planner :role :plan)
 (defagent coder :role :implement)

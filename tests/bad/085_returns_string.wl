@@ -1,5 +1,5 @@
 ; expect: W0205|W0303 8:52
-; xfail: W0205 is reported with no source location at all (span is None), so the CLI prints no file:line:col and no caret
+;
 ; :returns given the schema's name as a string instead of the schema.
 (defagent reviewer :role :verify)
 (defschema Review {:approve bool :comments (list-of string)})

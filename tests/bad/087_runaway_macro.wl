@@ -1,5 +1,5 @@
 ; expect: W0405|W0403 11:3
-; xfail: reported as W0405 `nested too deeply` at the defworkflow, with no note naming the macro, instead of at the macro call
+;
 ; note: with-retry
 ; A macro that expands to a call of itself never finishes expanding.
 (defagent helper :role :custom)
