@@ -176,7 +176,7 @@ def test_classify_with_agent_classifier_constrains_labels():
     (:question "answered")
     (:else (fail "unknown kind"))))""")
     judge, cls = spec.graph.nodes
-    assert judge.returns["properties"]["label"]["enum"] == ["bug", "question"]
+    assert judge.returns["properties"]["label"]["enum"] == ["bug", "question", "other"]
     assert cls.kind == "classify" and cls.mode == "agent"
     assert [b.label for b in cls.branches] == ["bug", "question"]
     assert cls.branches[0].body.nodes[0].id == "main/classify/bug/writer"

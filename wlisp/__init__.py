@@ -1,0 +1,42 @@
+"""wlisp: an embedded Lisp for orchestrating LLM agents (public API, SPEC §6).
+
+Names load on first use, so `wlisp --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "compile": ("wlisp.api", "compile"),
+    "compile_file": ("wlisp.api", "compile_file"),
+    "check": ("wlisp.api", "check"),
+    "WorkflowSpec": ("wlisp.ir", "WorkflowSpec"),
+    "run": ("wlisp.runtime", "run"),
+    "run_async": ("wlisp.runtime", "run_async"),
+    "RunResult": ("wlisp.runtime", "RunResult"),
+    "StepSpec": ("wlisp.runtime.types", "StepSpec"),
+    "StepOutcome": ("wlisp.runtime.types", "StepOutcome"),
+    "TransientError": ("wlisp.runtime.types", "TransientError"),
+    "Event": ("wlisp.runtime.events", "Event"),
+    "EventSink": ("wlisp.runtime.events", "EventSink"),
+    "EventList": ("wlisp.runtime.events", "EventList"),
+    "Executor": ("wlisp.executors", "Executor"),
+    "make_executor": ("wlisp.executors", "make_executor"),
+    "MockExecutor": ("wlisp.executors.mock", "MockExecutor"),
+    "ScriptedExecutor": ("wlisp.executors.scripted", "ScriptedExecutor"),
+    "WlispError": ("wlisp.errors", "WlispError"),
+    "Diagnostic": ("wlisp.errors", "Diagnostic"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'wlisp' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value

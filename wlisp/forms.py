@@ -528,8 +528,11 @@ def _classify(ev: Compiler, form: List, env: Env):
         node.attrs.pop("otherwise", None)
     if value.kind == "outcome" and ev.node_kinds.get(value.node) == "spawn":
         node.attrs["mode"] = "agent"
+        choices = [ev.to_expr(x) for x in labels]
+        if default is not None and "other" not in choices:
+            choices.append("other")  # with :else, "none of these" is a valid answer
         _constrain(ev, value.node, {"type": "object", "properties": {"label": {
-            "enum": [ev.to_expr(x) for x in labels]}}, "required": ["label"],
+            "enum": choices}}, "required": ["label"],
             "additionalProperties": False}, form.span_at(1), "classifier")
     return ref
 

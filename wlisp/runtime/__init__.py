@@ -122,7 +122,7 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None, *,
                         "cost": state.budget.used_cost}, time.monotonic() - t0,
                        dict(state.gates))
     if events is not None:
-        events.emit(Event("run_finished", spec.name, message=error,
+        events.emit(Event("run_finished", spec.name, time=state.now(), message=error,
                           data={"status": status, "run_id": run_id}))
     return result
 

@@ -92,16 +92,9 @@ class Scheduler:
                 failed[0] = rec
         elif nodes:
             await self.run_many(plan, scope, sp, ip, failed)
-        for i in plan.result_deps:
-            if i in failed:
-                return self.graph_failure(failed[i])
-        if failed and not plan.result_deps and any(
-                r.status in ("failed", "paused") for r in failed.values()):
-            return self.graph_failure(next(iter(failed.values())))
-        if failed:
-            bad = [r for r in failed.values() if r.status in ("failed", "paused")]
-            if bad:
-                return self.graph_failure(bad[0])
+        if failed:  # any failure fails the graph; report the cause, not a skipped dependent
+            causes = [r for r in failed.values() if r.status in ("failed", "paused")]
+            return self.graph_failure((causes or list(failed.values()))[0])
         try:
             return GraphResult(True, plan.result(scope))
         except ExprError as exc:

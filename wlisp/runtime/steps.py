@@ -106,8 +106,8 @@ async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome
         attempt += 1
         step.attempt = attempt
         rec.attempts = attempt
-        state.budget.take_step()
         async with state.sem:
+            state.budget.take_step()  # counted when the step really starts
             if lock is None:
                 out = await call_executor(state, step)
             else:

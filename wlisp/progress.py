@@ -1,0 +1,120 @@
+"""Live progress for `wlisp run`: a rich tree on a terminal, plain lines otherwise.
+
+Both are event sinks (runtime/events.py); they write to stderr so that stdout
+carries only the final value.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .runtime.events import Event
+
+ICONS = {"running": "…", "finished": "✓", "failed": "✗", "skipped": "↷", "pruned": "✂",
+         "cancelled": "⊘", "paused": "⏸", "retried": "↻"}
+MAX_SHOWN = 40
+STYLES = {"finished": "green", "failed": "red", "skipped": "yellow", "pruned": "dim",
+          "cancelled": "yellow", "paused": "cyan", "retried": "magenta", "running": "blue"}
+
+
+def _tokens(usage) -> str:
+    if not usage:
+        return ""
+    n = int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+    return f" {n} tok" if n else ""
+
+
+class PlainProgress:
+    """One line per finished, failed, retried or pruned node (for logs and pipes)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+
+    def emit(self, e: Event) -> None:
+        if e.kind in ("started", "run_started"):
+            return
+        if e.kind == "run_finished":
+            line = f"[{e.time:7.2f}s] run {e.data.get('status')}"
+        else:
+            took = f" ({e.elapsed:.2f}s)" if e.elapsed is not None else ""
+            agent = f" [{e.agent}]" if e.agent else ""
+            why = f": {e.message}" if e.message and e.kind != "finished" else ""
+            line = (f"[{e.time:7.2f}s] {ICONS.get(e.kind, ' ')} {e.kind:<9} {e.node}{agent}"
+                    f"{took}{_tokens(e.usage)}{why}")
+        print(line, file=self.stream, flush=True)
+
+
+class LiveProgress:
+    """A tree of node instances with status, time and tokens, redrawn as events arrive."""
+
+    def __init__(self, title: str):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.title = title
+        self.console = Console(stderr=True)
+        self.nodes: dict[str, dict] = {}
+        self.t0 = time.monotonic()
+        self.counts: dict[str, int] = {}
+        # the tree is rebuilt at each refresh (8 Hz), not per event: big fan-outs stay cheap
+        self.live = Live(console=self.console, refresh_per_second=8, transient=False,
+                         get_renderable=self._render)
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.live.refresh()
+        self.live.__exit__(*exc)
+
+    def emit(self, e: Event) -> None:
+        if e.kind in ("run_started", "run_finished"):
+            return
+        state = "running" if e.kind == "started" else e.kind
+        entry = self.nodes.setdefault(e.node, {"kind": e.node_kind, "agent": e.agent})
+        if entry.get("state") in self.counts:
+            self.counts[entry["state"]] -= 1
+        self.counts[state] = self.counts.get(state, 0) + 1
+        entry.update(state=state, elapsed=e.elapsed, usage=e.usage, message=e.message)
+
+    def _render(self):
+        from rich.text import Text
+        from rich.tree import Tree
+
+        summary = "  ".join(f"{ICONS.get(k, k)} {v}" for k, v in self.counts.items() if v)
+        tree = Tree(Text(f"{self.title}  {time.monotonic() - self.t0:.1f}s  {summary}",
+                         style="bold"))
+        branches = {"": tree}
+        shown = list(self.nodes)
+        if len(shown) > MAX_SHOWN:  # keep what matters: problems and running nodes, then recent
+            keep = [k for k in shown if self.nodes[k].get("state") in ("running", "failed")]
+            shown = (keep + shown[-MAX_SHOWN:])[-MAX_SHOWN:]
+            shown = sorted(set(shown), key=shown.index)
+        for node_id in shown:
+            info = self.nodes[node_id]
+            parent = _parent(node_id, branches)
+            state = info.get("state", "running")
+            took = f" {info['elapsed']:.2f}s" if info.get("elapsed") is not None else ""
+            label = Text(f"{ICONS.get(state, ' ')} {node_id.rsplit('/', 1)[-1]}",
+                         style=STYLES.get(state, ""))
+            if info.get("agent") and info["agent"] not in node_id.rsplit("/", 1)[-1]:
+                label.append(f" [{info['agent']}]", style="dim")
+            label.append(f"{took}{_tokens(info.get('usage'))}", style="dim")
+            if state in ("failed", "skipped") and info.get("message"):
+                label.append(f"  {info['message'][:100]}", style="red")
+            branches[node_id] = parent.add(label)
+        return tree
+
+
+def _parent(node_id: str, branches: dict):
+    """The closest displayed ancestor: the longest id prefix already in the tree."""
+    prefix = node_id
+    while "/" in prefix:
+        prefix = prefix.rsplit("/", 1)[0]
+        base = prefix.split("@")[0].split("[")[0]
+        for candidate in (prefix, base):
+            if candidate in branches:
+                return branches[candidate]
+    return branches[""]
