@@ -27,7 +27,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from common import RESULTS, ROOT, fmt_s, machine, summary, table, timed, write_json
@@ -56,7 +55,7 @@ def stage_calls(text: str, filename: str, spec, json_text: str) -> dict:
     }
 
 
-def measure(calls: dict, runs: int, budget: float, min_runs: int) -> dict:
+def measure(calls: dict, runs: int, budget: float, min_runs: int, warm: dict) -> dict:
     """One warm-up of every stage, then rounds that time each stage once in turn, so
     the machine's noise falls on all stages alike. A stage slower than budget/runs
     seconds takes fewer rounds (never fewer than min_runs)."""
@@ -115,9 +114,7 @@ def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -
 
     text, expected = generate_counted(n)
     filename = f"gen{n}.wl"
-    t0 = time.perf_counter()
-    spec = compile(text, filename)
-    first = time.perf_counter() - t0
+    first, spec = timed(compile, text, filename)  # also the compile stage's warm-up
     nodes = count_nodes(spec)
     if nodes != expected:
         raise SystemExit(f"gen.py produced {nodes} nodes for N={n}, expected {expected}")
@@ -127,7 +124,7 @@ def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -
     print(f"N={n}: {nodes} nodes, {len(text) / 1e3:.0f} kB source, "
           f"{len(json_text) / 1e3:.0f} kB spec (first compile {fmt_s(first)})", flush=True)
     row["stages"] = measure(stage_calls(text, filename, spec, json_text), runs, budget,
-                            min_runs)
+                            min_runs, {"compile": first})
     for name, stats in row["stages"].items():
         print(f"  {name:<12} median {fmt_s(stats['median']):>9}  "
               f"({stats['runs']} runs, min {fmt_s(stats['min'])}, max {fmt_s(stats['max'])})",

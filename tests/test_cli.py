@@ -109,3 +109,74 @@ def test_real_subprocess_round_trip(tmp_path):
     res = subprocess.run([bin_, "check", str(bad)], capture_output=True, text=True)
     assert res.returncode == 1
     assert "error[W0102]" in res.stderr and "Traceback" not in res.stderr
+
+
+# --- wlisp run ----------------------------------------------------------------------
+
+RUNNABLE = """(defagent writer)
+(defagent critic)
+(defworkflow main [topic n]
+  (let [drafts (map (fn [i] (spawn writer (fmt "draft {i} on {topic}"))) (range n))
+        pick (spawn critic (fmt "pick one:\\n{drafts}"))]
+    pick.output))
+"""
+
+
+def test_run_prints_the_value_and_progress(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text(RUNNABLE)
+    res = subprocess.run([wlisp_bin(), "run", str(src), "--input", "topic=owls", "-i", "n=2"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[critic] pick one:"
+    assert "finished  main/drafts/map[1]/writer" in res.stderr
+    assert "run completed" in res.stderr
+
+
+def test_run_json_and_spec_files_behave_the_same(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text(RUNNABLE)
+    spec = tmp_path / "w.json"
+    subprocess.run([wlisp_bin(), "compile", str(src), "-o", str(spec)], check=True)
+    outs = []
+    for path in (src, spec):
+        res = subprocess.run([wlisp_bin(), "run", str(path), "-i", "topic=owls", "-i", "n=3",
+                              "--json", "-q"], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        data = json.loads(res.stdout)
+        outs.append((data["status"], data["value"],
+                     {k: v["status"] for k, v in data["nodes"].items()}))
+    assert outs[0] == outs[1]
+
+
+def test_run_exit_codes(tmp_path):
+    failing = tmp_path / "f.wl"
+    failing.write_text('(defagent a)\n(defworkflow main [] (do (spawn a "x") (fail "no way")))')
+    res = run("run", str(failing), "-q")
+    assert res.exit_code == 1 and "no way" in res.output
+    gate = tmp_path / "g.wl"
+    gate.write_text('(defworkflow main [] (human "Deploy?"))')
+    res = run("run", str(gate), "-q")
+    assert res.exit_code == 3 and "waiting at main/human: Deploy?" in res.output
+    assert run("run", str(gate), "--concurrency", "0").exit_code == 2
+    assert run("run", str(gate), "--input", "nope").exit_code == 2
+
+
+def test_run_with_scripted_answers_names_unmatched_steps(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text(RUNNABLE)
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers:\n  - agent: writer\n    output: a draft\n")
+    res = run("run", str(src), "-i", "topic=owls", "-i", "n=1", "-e", "scripted",
+              "--answers", str(answers), "-q")
+    assert res.exit_code == 1
+    assert "no scripted answer" in res.output and "main/pick/critic" in res.output
+
+
+def test_bad_answer_file_is_a_usage_error(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text(RUNNABLE)
+    answers = tmp_path / "a.toml"
+    answers.write_text("[[answer]]\nagnet = 'writer'\n")
+    res = run("run", str(src), "-e", "scripted", "--answers", str(answers))
+    assert res.exit_code == 2 and "unknown key(s) agnet" in res.output

@@ -59,7 +59,7 @@ def test_fanout_results_in_input_order_and_bound_respected():
 
 
 def test_the_smallest_bound_wins_and_bad_bounds_are_errors():
-    spec = wf('(map (fn [i] (spawn writer (fmt "{i}"))) (range 8))', extra="") 
+    spec = wf('(map (fn [i] (spawn writer (fmt "{i}"))) (range 8))', extra="")
     spec.concurrency = 4
     ex = Recorder(latency=0.01, concurrency_hint=6)
     assert go(spec, ex, concurrency=2).status == "completed"
