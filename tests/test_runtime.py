@@ -390,3 +390,26 @@ def test_run_async_is_the_same():
     spec = wf('(spawn writer "x")')
     res = asyncio.run(run_async(spec, Recorder(), {}))
     assert res.status == "completed" and res.run_id
+
+
+def test_exclusive_agents_run_one_step_at_a_time():
+    spec = compile("""
+(defagent editor :exclusive true)
+(defagent reader)
+(defworkflow main []
+  [(spawn editor "1") (spawn editor "2") (spawn editor "3") (spawn reader "a") (spawn reader "b")])""")
+    ex = Recorder(latency=0.02)
+    assert go(spec, ex).status == "completed"
+    assert ex.per_agent_max["editor"] == 1 and ex.per_agent_max["reader"] == 2
+
+
+def test_mock_executor_answers_valid_structured_output():
+    from wlisp.executors.mock import MockExecutor
+
+    spec = wf("""
+(let [v (spawn critic "grade" :returns {:passed bool :overall_score number :tags (list-of string)
+                                        :level (enum "low" "high") :note (optional string)})
+      route (classify (spawn judge "route") (:x "went x") (:y "went y"))]
+  [v.passed v.level route])""")
+    res = go(spec, MockExecutor())
+    assert res.status == "completed" and res.value == [True, "low", "went x"]

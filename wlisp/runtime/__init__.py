@@ -22,11 +22,19 @@ class RunResult:
     status: str                      # completed failed budget_exhausted paused cancelled
     value: object = None
     run_id: str = ""
-    nodes: dict = field(default_factory=dict)
+    records: dict = field(default_factory=dict, repr=False)
     error: str | None = None
     usage: dict = field(default_factory=dict)
     elapsed: float = 0.0
     gates: dict = field(default_factory=dict)
+    _nodes: dict | None = field(default=None, repr=False)
+
+    @property
+    def nodes(self) -> dict:
+        """node instance id -> {"status", "outcome", "error", ...}, built on first use."""
+        if self._nodes is None:
+            self._nodes = {k: r.to_dict() for k, r in self.records.items()}
+        return self._nodes
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "value": self.value,
@@ -117,7 +125,7 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None, *,
     if state.gates and status in ("completed", "failed") and not _real_failure(state):
         status, error = "paused", "waiting for a human answer"
     result = RunResult(status, value if status == "completed" else None, run_id,
-                       {k: r.to_dict() for k, r in state.records.items()}, error,
+                       state.records, error,
                        {"steps": state.budget.used_steps, "tokens": state.budget.used_tokens,
                         "cost": state.budget.used_cost}, time.monotonic() - t0,
                        dict(state.gates))

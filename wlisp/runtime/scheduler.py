@@ -15,8 +15,7 @@ import random
 import time
 
 from .. import builtins as B
-from ..ir import Graph, Node, WorkflowSpec
-from ..validate import _Collect
+from ..ir import NODE_FIELDS, Graph, Node, WorkflowSpec
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
 from .records import BudgetExhausted, NodeRecord, RunState
 from .steps import run_spawn
@@ -36,22 +35,53 @@ class NodePlan:
 class GraphPlan:
     """A static graph prepared once: compiled expressions and local dependencies."""
 
-    __slots__ = ("graph", "nodes", "result", "result_deps")
+    __slots__ = ("graph", "nodes", "result", "result_deps", "sequential")
 
     def __init__(self, graph: Graph):
         self.graph = graph
         index = {n.id: i for i, n in enumerate(graph.nodes)}
         self.nodes = []
         for n in graph.nodes:
-            c = _Collect()
-            c.scan(Graph([n], None))
-            deps = {index[r] for r in c.refs if r in index and r != n.id}
-            deps |= {index[a] for a in n.after if a in index}
+            refs: set = set()
+            node_refs(n, refs)
+            deps = {index[r] for r in refs if r in index and r != n.id}
+            deps.update(index[a] for a in n.after if a in index)
             self.nodes.append(NodePlan(n, sorted(deps)))
-        c = _Collect()
-        c.expr(graph.result)
-        self.result_deps = sorted(index[r] for r in c.refs if r in index)
+        refs = set()
+        expr_refs(graph.result, refs)
+        self.result_deps = sorted(index[r] for r in refs if r in index)
         self.result = compile_expr(graph.result)
+        # a chain (every node waits for the one before it) runs inline, without tasks
+        self.sequential = all(i - 1 in np.deps for i, np in enumerate(self.nodes) if i)
+
+
+def expr_refs(e, out: set) -> None:
+    """Node ids an expression reads."""
+    t = type(e)
+    if t is dict:
+        r = e.get("ref") or e.get("info")
+        if r is not None:
+            out.add(r)
+        elif "lit" not in e:
+            for k, v in e.items():
+                if k != "in":
+                    expr_refs(v, out)
+    elif t is list:
+        for v in e:
+            expr_refs(v, out)
+
+
+def node_refs(node: Node, out: set) -> None:
+    """Node ids a node reads, including what its nested graphs read from outside."""
+    for name, ftype in NODE_FIELDS[node.kind]:
+        if ftype == "expr":
+            expr_refs(node.attrs.get(name), out)
+    for g in node.graphs():
+        inner: set = set()
+        for n in g.nodes:
+            node_refs(n, inner)
+        expr_refs(g.result, inner)
+        out.update(inner.difference(n.id for n in g.nodes))
 
 
 class GraphResult:
@@ -66,6 +96,7 @@ class Scheduler:
         self.spec = spec
         self.state = state
         self.plans: dict[int, GraphPlan] = {}
+        self.agent_templates: dict[str, dict] = {}
 
     def plan(self, graph: Graph) -> GraphPlan:
         p = self.plans.get(id(graph))
@@ -90,6 +121,15 @@ class Scheduler:
             rec = await self.run_node(nodes[0], scope, sp, ip)
             if rec.status != "completed":
                 failed[0] = rec
+        elif plan.sequential:
+            for i, np in enumerate(nodes):
+                bad = [failed[d] for d in np.deps if d in failed]
+                if bad:
+                    failed[i] = self.skip(np.node, ip + np.node.id[len(sp):], bad[0])
+                    continue
+                rec = await self.run_node(np, scope, sp, ip)
+                if rec.status != "completed":
+                    failed[i] = rec
         elif nodes:
             await self.run_many(plan, scope, sp, ip, failed)
         if failed:  # any failure fails the graph; report the cause, not a skipped dependent
@@ -112,7 +152,7 @@ class Scheduler:
             try:
                 for d in np.deps:
                     if not futs[d].done():
-                        await asyncio.shield(futs[d])
+                        await futs[d]
                 bad = [failed[d] for d in np.deps if d in failed]
                 if bad:
                     failed[i] = self.skip(np.node, ip + np.node.id[len(sp):], bad[0])

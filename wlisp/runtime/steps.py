@@ -18,26 +18,60 @@ from .types import StepOutcome, StepSpec, TransientError
 BACKOFF_CAP = 30.0
 
 
-def build_step(sched, np, scope, inst: str) -> StepSpec:
-    node, spec = np.node, sched.spec
-    agent = spec.agents.get(node.agent, {})
+def agent_template(sched, name: str) -> dict:
+    """StepSpec fields that come from the agent (cached per agent and run)."""
+    cache = sched.agent_templates
+    t = cache.get(name)
+    if t is None:
+        spec = sched.spec
+        agent = spec.agents.get(name, {})
+        tools = [{"name": x, **spec.tools.get(x, {})} for x in agent.get("tools") or ()]
+        retries = agent.get("retries")
+        t = cache[name] = {
+            "agent": name, "description": agent.get("description") or "",
+            "max_steps": agent.get("max_steps"), "output_schema": None,
+            "model": agent.get("model"), "system": agent.get("system"), "tools": tools or None,
+            "timeout": agent.get("timeout"), "trust": agent.get("trust"),
+            "role": agent.get("role"), "isolation": agent.get("isolation"),
+            "context": agent.get("context"),
+            "_retries": sched.state.default_retries if retries is None else retries}
+    return t
+
+
+_OVERRIDES = (("description", "description"), ("max_steps", "max_steps"), ("model", "model"),
+              ("timeout", "timeout"), ("trust", "trust"), ("role", "role"),
+              ("retries", "_retries"))
+
+
+def step_template(sched, np) -> dict:
+    """The parts of a node's StepSpec that do not depend on the instance (cached)."""
+    node = np.node
+    a = node.attrs
+    t = dict(agent_template(sched, a["agent"]))
+    for key, field_name in _OVERRIDES:
+        value = a.get(key)
+        if value is not None:
+            t[field_name] = value
+    returns = a.get("returns")
+    if returns is not None:
+        t["output_schema"] = sched.spec.schemas.get(returns) if isinstance(returns, str) \
+            else returns
+    if t["trust"] == "quarantined":
+        t["tools"] = None  # quarantined steps get no tools
+    t["_meta"] = {"node": node.id, "source": node.span.to_json() if node.span else None}
+    return t
+
+
+def build_step(sched, np, scope, inst: str) -> tuple[StepSpec, dict]:
+    t = np.exprs.get("_step")
+    if t is None:
+        t = np.exprs["_step"] = step_template(sched, np)
     prompt = sched.expr(np, "prompt")(scope)
-    returns = node.returns
-    schema = spec.schemas.get(returns) if isinstance(returns, str) else returns
-    trust = node.trust or agent.get("trust")
-    tools = None
-    if agent.get("tools") and trust != "quarantined":  # quarantined steps get no tools
-        tools = [{"name": t, **spec.tools.get(t, {})} for t in agent["tools"]]
-    return StepSpec(
-        task_id=inst, agent=node.agent,
-        description=node.description or agent.get("description") or "",
-        prompt=prompt if isinstance(prompt, str) else B.render(prompt),
-        max_steps=node.max_steps or agent.get("max_steps"), output_schema=schema,
-        model=node.model or agent.get("model"), system=agent.get("system"), tools=tools,
-        timeout=node.timeout or agent.get("timeout"), trust=trust,
-        role=node.role or agent.get("role"), isolation=agent.get("isolation"),
-        context=agent.get("context"),
-        metadata={"node": node.id, "source": node.span.to_json() if node.span else None})
+    step = StepSpec(inst, t["agent"], t["description"],
+                    prompt if isinstance(prompt, str) else B.render(prompt), t["max_steps"],
+                    None, t["output_schema"], t["model"], t["system"], t["tools"], t["timeout"],
+                    t["trust"], t["role"], t["isolation"], t["context"], 1, t["_meta"])
+    return step, t
 
 
 async def call_executor(state, step: StepSpec) -> StepOutcome:
@@ -93,12 +127,9 @@ def check_structured(out: StepOutcome, schema: dict) -> tuple[StepOutcome, list[
 
 async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome:
     state = sched.state
-    node = np.node
-    step = build_step(sched, np, scope, inst)
-    agent = sched.spec.agents.get(node.agent, {})
-    retries = node.retries if node.retries is not None else agent.get("retries")
-    retries = state.default_retries if retries is None else retries
-    lock = state.exclusive.get(node.agent)
+    step, template = build_step(sched, np, scope, inst)
+    retries = template["_retries"]
+    lock = state.exclusive.get(step.agent)
     base_prompt = step.prompt
     usage_total: dict = {}
     attempt = 0

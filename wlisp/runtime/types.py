@@ -9,7 +9,7 @@ as its output text and answers dotted field access.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 # finish reasons that mean "try again": the runtime retries these with backoff
@@ -116,7 +116,18 @@ class StepOutcome:
         return default
 
     def to_value(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """As a plain dict (structured and usage are JSON already: no deep copy)."""
+        out = {"task_id": self.task_id, "session_id": self.session_id, "agent": self.agent,
+               "output": self.output, "success": self.success}
+        if self.structured is not None:
+            out["structured"] = self.structured
+        if self.usage is not None:
+            out["usage"] = self.usage
+        if self.error is not None:
+            out["error"] = self.error
+        if self.finish_reason is not None:
+            out["finish_reason"] = self.finish_reason
+        return out
 
     @property
     def transient(self) -> bool:
