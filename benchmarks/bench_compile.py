@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -95,18 +96,23 @@ print(json.dumps(out))
 """
 
 
-def cold(text: str, filename: str) -> dict:
-    """First calls in a fresh interpreter: `read` includes building the Lark parser,
-    `compile` the first use of the compiler modules, `from_json` importing jsonschema."""
+def cold(text: str, filename: str, runs: int) -> dict:
+    """First calls in a fresh interpreter (median of `runs` interpreters): `read`
+    includes importing Lark and building its parser, `compile` the first use of the
+    compiler modules, `from_json` importing jsonschema and building the validator."""
     tmp = RESULTS / f"cold-{len(text)}.wl.tmp"
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
+    samples: dict[str, list[float]] = {}
     try:
-        proc = subprocess.run([sys.executable, "-c", COLD_CHILD, str(tmp), filename],
-                              capture_output=True, text=True, cwd=ROOT, check=True)
+        for _ in range(runs):
+            proc = subprocess.run([sys.executable, "-c", COLD_CHILD, str(tmp), filename],
+                                  capture_output=True, text=True, cwd=ROOT, check=True)
+            for k, v in json.loads(proc.stdout).items():
+                samples.setdefault(k, []).append(v)
     finally:
         tmp.unlink(missing_ok=True)
-    return json.loads(proc.stdout)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -> dict:
@@ -129,8 +135,9 @@ def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -
         print(f"  {name:<12} median {fmt_s(stats['median']):>9}  "
               f"({stats['runs']} runs, min {fmt_s(stats['min'])}, max {fmt_s(stats['max'])})",
               flush=True)
-    if do_cold:
-        row["cold"] = cold(text, filename)
+    if do_cold:  # a fresh interpreter per run: 3 of them unless compiling is slow
+        row["cold_runs"] = 3 if first < 5 else 1
+        row["cold"] = cold(text, filename, row["cold_runs"])
         print("  cold         " + ", ".join(f"{k} {fmt_s(v)}" for k, v in row["cold"].items()),
               flush=True)
     return row
@@ -148,7 +155,8 @@ def report(result: dict) -> str:
          for s in STAGES])]
     if any("cold" in r for r in rows):
         keys = list(next(r for r in rows if "cold" in r)["cold"])
-        lines += ["", "Cold first calls (fresh interpreter):", table(
+        lines += ["", "Cold first calls (fresh interpreter; median of "
+                  + ", ".join(f"{r.get('cold_runs', 0)}" for r in rows) + " interpreters):", table(
             ["first call"] + [f"N={r['n']}" for r in rows],
             [[k] + [fmt_s(r.get("cold", {}).get(k)) for r in rows] for k in keys])]
     pb = result["parser_build"]

@@ -57,7 +57,7 @@ CASES = [
 ]
 
 METRICS = ["wall_s", "steps_per_s", "wall_over_ideal", "per_step_us", "peak_rss_mb",
-           "setup_s", "steal_pct"]
+           "setup_s", "steal_pct", "host_busy_pct"]
 
 # (row label, workload, metric, higher_is_better)
 ROWS = [
@@ -93,6 +93,31 @@ def cpu_times() -> tuple[int, int]:
         return sum(vals), vals[7]  # total jiffies, steal jiffies
     except (OSError, IndexError, ValueError):
         return 0, 0
+
+
+def host_busy(sample: float = 0.5) -> float | None:
+    """% of all CPUs busy (not idle/iowait) over `sample` seconds while this driver sleeps:
+    other work on the host that would compete with the next case."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    try:
+        t0, i0 = read()
+        time.sleep(sample)
+        t1, i1 = read()
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(100 * (1 - (i1 - i0) / max(1, t1 - t0)), 1)
+
+
+def wait_quiet(limit_pct: float, max_wait: float) -> tuple[float | None, float]:
+    """Sample the host until it is below `limit_pct` busy or `max_wait` s have passed."""
+    t0 = time.monotonic()
+    busy = host_busy()
+    while busy is not None and busy > limit_pct and time.monotonic() - t0 < max_wait:
+        busy = host_busy(1.0)
+    return busy, round(time.monotonic() - t0, 1)
 
 
 def command(engine: str, workload: str, extra: list[str], a) -> tuple[list[str], Path]:
@@ -222,6 +247,8 @@ def render(summary: dict, targets: list[dict], langgraph: bool) -> str:
         row = [label, cell(summary, f"asyncio/{w}", metric), cell(summary, f"wlisp/{w}", metric)]
         if langgraph:
             row.append(cell(summary, f"langgraph/{w}", metric))
+        if all(c == "-" for c in row[1:]):
+            continue
         rows.append(row)
         if w == "W2" and "wlisp/W2 :limit" in summary:
             row = ["W2 with (map ... :limit 100) instead of run_async(concurrency=100)", "-",
@@ -302,6 +329,11 @@ def main() -> None:
     ap.add_argument("--wlisp-python", default=sys.executable)
     ap.add_argument("--asyncio-python", default=sys.executable)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--quiet-below", type=float, default=20, metavar="PCT",
+                    help="before each case, wait until the host is below PCT%% busy "
+                    "(default 20; other processes skew the numbers)")
+    ap.add_argument("--quiet-wait", type=float, metavar="S",
+                    help="wait at most S seconds for that (default 60; 0 with --quick)")
     ap.add_argument("--out", help="JSON output path (default results/runtime.json)")
     a = ap.parse_args()
     reps = a.reps or (1 if a.quick else 3)
@@ -314,12 +346,15 @@ def main() -> None:
               file=sys.stderr)
     cases = [c for c in CASES if (c[1] != "langgraph" or a.peers_python)
              and (not a.only or any(s in c[0] for s in a.only))]
+    quiet_wait = a.quiet_wait if a.quiet_wait is not None else (0 if a.quick else 60)
     runs = []
     for rep in range(reps):
         for case, engine, workload, extra in cases:
             cmd, cwd = command(engine, workload, extra, a)
+            busy, waited = wait_quiet(a.quiet_below, quiet_wait)
             res = run_case(cmd, cwd, a.timeout)
-            res.update(case=case, rep=rep, cmd=" ".join(cmd[1:]))
+            res.update(case=case, rep=rep, cmd=" ".join(cmd[1:]), host_busy_pct=busy,
+                       quiet_waited_s=waited)
             runs.append(res)
             shown = {k: res[k] for k in METRICS if k in res}
             print(f"rep {rep} {case:18} {shown} ok={res.get('ok')}"

@@ -126,109 +126,6 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> N
     sys.exit(EXIT_FAILED if found else 0)
 
 
-EXIT_PAUSED = 3
-
-
-def parse_inputs(pairs: tuple[str, ...]) -> dict:
-    """`k=v` (JSON if it parses, else the text), `k=@file` (the file's text)."""
-    from .runtime import usage_error
-
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise usage_error(f"--input takes key=value or key=@file, got `{pair}`")
-        if value.startswith("@"):
-            try:
-                with open(value[1:], encoding="utf-8") as f:
-                    out[key] = f.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise usage_error(f"--input {key}: cannot read {value[1:]}: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from None
-            continue
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
-@main.command("run")
-@click.argument("file")
-@click.option("--input", "-i", "inputs", multiple=True, metavar="K=V|K=@FILE",
-              help="A workflow input: JSON or text, or @file for a file's contents.")
-@click.option("--workflow", "-w", help="Workflow to run (default: `main` or the only one).")
-@click.option("--executor", "-e", default="mock", show_default=True,
-              help="Executor: mock, scripted.")
-@click.option("--answers", type=click.Path(dir_okay=False),
-              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
-@click.option("--concurrency", "-c", type=int, help="Bound on concurrent steps.")
-@click.option("--run-id", help="Name this run.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-@click.pass_obj
-def run_cmd(obj: Context, file: str, inputs, workflow, executor, answers, concurrency, run_id,
-            as_json, quiet) -> None:
-    """Compile FILE (or load a spec .json) and run it; print the final value."""
-    import asyncio
-
-    from .executors import make_executor
-    from .runtime import run_async
-
-    def prepare(sources):
-        spec = _compile_path(file, workflow, sources)
-        return spec, make_executor(executor, answers=answers), parse_inputs(inputs)
-
-    spec, ex, values = _run_guarded(obj, prepare)
-    sink, live = None, None
-    if not quiet:
-        from .progress import LiveProgress, PlainProgress
-
-        if sys.stderr.isatty():
-            live = LiveProgress(f"{spec.name} ({executor})")
-            sink = live
-        else:
-            sink = PlainProgress()
-
-    async def go():
-        return await run_async(spec, ex, values, events=sink, concurrency=concurrency,
-                               run_id=run_id)
-
-    def execute(_sources):
-        if live is None:
-            return asyncio.run(go())
-        with live:
-            return asyncio.run(go())
-
-    try:
-        result = _run_guarded(obj, execute)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
-    else:
-        _print_result(result)
-    sys.exit({"completed": 0, "paused": EXIT_PAUSED}.get(result.status, EXIT_FAILED))
-
-
-def _print_result(result) -> None:
-    if result.status == "completed":
-        value = result.value
-        if isinstance(value, dict) and "output" in value and "task_id" in value:
-            value = value["output"]
-        click.echo(value if isinstance(value, str) else
-                   json.dumps(value, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
-    for node_id, info in result.nodes.items():
-        if info["status"] == "failed":
-            click.echo(f"  {info.get('source', '')}: {node_id} failed: {info.get('error')}",
-                       err=True)
-    for gate, prompt in result.gates.items():
-        click.echo(f"  waiting at {gate}: {prompt}", err=True)
-
-
 @main.command("graph")
 @click.argument("file")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
@@ -250,6 +147,10 @@ def schema_cmd() -> None:
 
     click.echo(json.dumps(json_schema(), indent=2))
 
+
+from . import cli_run  # noqa: E402  (run, resume, runs, show register on `main`)
+
+cli_run.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,6 +15,9 @@ A step no rule matches fails with a message naming it.
     transient = true                # with `fail`: a retryable failure
     usage = { input_tokens = 10, output_tokens = 20, cost = 0.0004 }
     delay = 0.05                    # seconds
+
+A top-level `record = "calls.log"` (relative to the answer file) appends the task
+id of every answered step to that file: tests use it to see what really ran.
 """
 
 from __future__ import annotations
@@ -74,10 +77,12 @@ def _bad(where: str, message: str) -> WlispError:
 
 
 class ScriptedExecutor:
-    def __init__(self, rules: list[dict], concurrency_hint: int = 64, source: str = "<rules>"):
+    def __init__(self, rules: list[dict], concurrency_hint: int = 64, source: str = "<rules>",
+                 record: str | None = None):
         self.rules = [Rule(r, f"{source}: answer #{i + 1}") for i, r in enumerate(rules)]
         self.concurrency_hint = concurrency_hint
         self.source = source
+        self.record = record
         self.calls: list[str] = []
 
     @classmethod
@@ -105,7 +110,10 @@ class ScriptedExecutor:
         if not isinstance(rules, list):
             raise _bad(path, "expected a list of answers (`[[answer]]` tables in TOML, "
                        "`answers: [...]` in YAML/JSON)")
-        return cls(rules, source=path, **kw)
+        record = data.get("record") if isinstance(data, dict) else None
+        if record:
+            record = os.path.join(os.path.dirname(os.path.abspath(path)), record)
+        return cls(rules, source=path, record=record, **kw)
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
         self.calls.append(spec.task_id)
@@ -122,6 +130,9 @@ class ScriptedExecutor:
         if rule.fail:
             return StepOutcome.failed(spec.task_id, spec.agent, str(rule.fail),
                                       "transient" if rule.transient else "error")
+        if self.record:
+            with open(self.record, "a", encoding="utf-8") as f:
+                f.write(spec.task_id + "\n")
         output = rule.outputs[index]
         structured = rule.structured
         if not isinstance(output, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class RunResult:
     usage: dict = field(default_factory=dict)
     elapsed: float = 0.0
     gates: dict = field(default_factory=dict)
+    reused: int = 0                  # steps taken from the journal instead of the executor
     _nodes: dict | None = field(default=None, repr=False)
 
     @property
@@ -39,6 +41,7 @@ class RunResult:
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "value": self.value,
                 "error": self.error, "usage": self.usage, "elapsed": round(self.elapsed, 6),
+                "reused": self.reused,
                 "nodes": self.nodes, **({"gates": self.gates} if self.gates else {})}
 
 
@@ -76,27 +79,100 @@ def concurrency_bound(spec: WorkflowSpec, executor, concurrency: int | None) -> 
 async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None, *,
                     events: EventSink | None = None, concurrency: int | None = None,
                     run_id: str | None = None, answers: dict | None = None,
-                    retry_base: float = 0.5, sleep=None, store=None) -> RunResult:
-    """Run `spec` against `executor`. Failures are values: the result says how it ended."""
+                    retry_base: float = 0.5, sleep=None, store: str | None = None,
+                    reuse_from: str | None = None, executor_profile: dict | None = None,
+                    digest: str | None = None) -> RunResult:
+    """Run `spec` against `executor`. Failures are values: the result says how it ended.
+
+    With `store` (a state directory) the run is journaled; `reuse_from` names an
+    earlier run whose completed steps are reused where their id and StepSpec hash
+    still match (incremental re-run). `store=None` runs in memory.
+    """
+    inputs = check_inputs(spec, inputs)
+    concurrency_bound(spec, executor, concurrency)
+    journal = cached = None
+    run_id = new_run_id() if run_id is None else run_id
+    if store is not None:
+        from .journal import Journal, check_run_id
+
+        check_run_id(run_id)
+        journal = Journal(store)
+        try:
+            if reuse_from is not None:
+                journal.run(reuse_from)
+            journal.create_run(run_id, spec.to_json(), spec.name, inputs, executor_profile,
+                               digest, spec.source, parent=reuse_from)
+            if answers:
+                journal.set_answers(run_id, answers)
+            cached = journal.completed([reuse_from]) if reuse_from else {}
+        except BaseException:
+            journal.close()
+            raise
+    return await _execute(spec, executor, inputs, run_id, events=events,
+                          concurrency=concurrency, answers=answers, retry_base=retry_base,
+                          sleep=sleep, journal=journal, cached=cached)
+
+
+async def resume_async(run_id: str, executor, *, store: str, answers: dict | None = None,
+                       budget: dict | None = None, events: EventSink | None = None,
+                       concurrency: int | None = None, retry_base: float = 0.5,
+                       sleep=None) -> RunResult:
+    """Continue a journaled run: completed steps are taken from the journal, failed
+    and unfinished ones run again. `answers` answer human gates (node id -> value);
+    `budget` raises budget limits."""
+    from .journal import Journal
+
+    journal = Journal(store, create=False)
+    try:
+        run = journal.run(run_id)
+        journal.take_lease(run_id)
+        spec = WorkflowSpec.from_json(run["spec"])
+        if run["budget"]:
+            spec.budget = {**(spec.budget or {}), **json.loads(run["budget"])}
+        if budget:
+            spec.budget = {**(spec.budget or {}), **budget}
+            journal.set_budget(run_id, {**json.loads(run["budget"] or "{}"), **budget})
+        all_answers = {**json.loads(run["answers"] or "{}"), **(answers or {})}
+        if answers:
+            journal.set_answers(run_id, all_answers)
+        cached = journal.completed([run_id] + ([run["parent"]] if run["parent"] else []))
+        used = journal.usage_so_far(run_id)
+        inputs = json.loads(run["inputs"])
+    except BaseException:
+        journal.close()
+        raise
+    return await _execute(spec, executor, inputs, run_id, events=events,
+                          concurrency=concurrency, answers=all_answers, retry_base=retry_base,
+                          sleep=sleep, journal=journal, cached=cached, used=used)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+async def _execute(spec, executor, inputs, run_id, *, events, concurrency, answers, retry_base,
+                   sleep, journal=None, cached=None, used=None) -> RunResult:
     from .scheduler import execute
 
-    if store is not None:
-        raise usage_error("journaled runs (store=...) are not available yet; pass store=None")
-    inputs = check_inputs(spec, inputs)
     bound = concurrency_bound(spec, executor, concurrency)
     state = RunState(spec, executor, inputs, bound=bound, sink=events, answers=answers,
                      retry_base=retry_base, sleep=sleep or asyncio.sleep)
-    run_id = run_id or uuid.uuid4().hex[:12]
+    state.run_id, state.journal, state.cached = run_id, journal, cached or {}
+    if used:
+        state.budget.used_steps, state.budget.used_tokens, state.budget.used_cost = used
     t0 = time.monotonic()
     if events is not None:
         events.emit(Event("run_started", spec.name, data={"run_id": run_id}))
     status, value, error = "completed", None, None
     task = asyncio.ensure_future(execute(spec, state))
-    watchdog = None
+    loop = asyncio.get_running_loop()
+    watchdog = heartbeat = None
     if spec.budget and spec.budget.get("wall"):
         wall = spec.budget["wall"]
-        watchdog = asyncio.get_running_loop().call_later(
+        watchdog = loop.call_later(
             wall, lambda: task.cancel(f"wall-clock budget of {wall}s used up"))
+    if journal is not None:
+        heartbeat = asyncio.ensure_future(_heartbeat(journal, run_id))
     try:
         res = await task
         if res.ok:
@@ -114,7 +190,8 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None, *,
             status, error = "budget_exhausted", str(reason)
         else:
             status, error = "cancelled", "cancelled"
-            state.cancel_unfinished(error)
+            _close(state, journal, heartbeat, RunResult("cancelled", None, run_id,
+                                                        state.records, error))
             raise
     except BuiltinError as exc:  # a value without a JSON form
         status, error = "failed", str(exc)
@@ -128,11 +205,29 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None, *,
                        state.records, error,
                        {"steps": state.budget.used_steps, "tokens": state.budget.used_tokens,
                         "cost": state.budget.used_cost}, time.monotonic() - t0,
-                       dict(state.gates))
+                       dict(state.gates), state.reused)
+    _close(state, journal, heartbeat, result)
     if events is not None:
         events.emit(Event("run_finished", spec.name, time=state.now(), message=error,
-                          data={"status": status, "run_id": run_id}))
+                          data={"status": status, "run_id": run_id, "reused": state.reused}))
     return result
+
+
+async def _heartbeat(journal, run_id: str, every: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        journal.heartbeat(run_id)
+
+
+def _close(state, journal, heartbeat, result) -> None:
+    state.cancel_unfinished(result.error or "cancelled")
+    if heartbeat is not None:
+        heartbeat.cancel()
+    if journal is not None:
+        try:
+            journal.finish_run(result.run_id, result, state.records)
+        finally:
+            journal.close()
 
 
 def _find(exc: BaseException, cls):
@@ -155,5 +250,10 @@ def run(spec: WorkflowSpec, executor, inputs: dict | None = None, **kw) -> RunRe
     return asyncio.run(run_async(spec, executor, inputs, **kw))
 
 
-__all__ = ["run", "run_async", "RunResult", "StepSpec", "StepOutcome", "TransientError",
+def resume(run_id: str, executor, **kw) -> RunResult:
+    """Synchronous wrapper around `resume_async`."""
+    return asyncio.run(resume_async(run_id, executor, **kw))
+
+
+__all__ = ["run", "run_async", "resume", "resume_async", "RunResult", "StepSpec", "StepOutcome", "TransientError",
            "Event", "EventList", "EventSink"]

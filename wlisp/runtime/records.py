@@ -108,6 +108,10 @@ class RunState:
         self.sleep = sleep
         self.default_retries = default_retries
         self.started_at = time.monotonic()
+        self.run_id = ""
+        self.journal = None
+        self.cached: dict = {}   # node instance id -> (spec hash, outcome JSON) to reuse
+        self.reused = 0
 
     def now(self) -> float:
         return time.monotonic() - self.started_at

@@ -12,6 +12,7 @@ import time
 
 from .. import builtins as B
 from .records import NodeRecord
+from .journal import step_hash
 from .structured import parse_answer, validate
 from .types import StepOutcome, StepSpec, TransientError
 
@@ -128,6 +129,15 @@ def check_structured(out: StepOutcome, schema: dict) -> tuple[StepOutcome, list[
 async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome:
     state = sched.state
     step, template = build_step(sched, np, scope, inst)
+    journal = state.journal
+    h = None
+    if journal is not None or state.cached:
+        h = step_hash(step)
+        hit = state.cached.get(inst)
+        if hit is not None and hit[0] == h:  # finished before, asked the same: reuse it
+            state.reused += 1
+            rec.data["reused"] = True
+            return StepOutcome.from_json(hit[1])
     retries = template["_retries"]
     lock = state.exclusive.get(step.agent)
     base_prompt = step.prompt
@@ -139,36 +149,40 @@ async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome
         rec.attempts = attempt
         async with state.sem:
             state.budget.take_step()  # counted when the step really starts
+            started = time.time()
             if lock is None:
                 out = await call_executor(state, step)
             else:
                 async with lock:
                     out = await call_executor(state, step)
+        errors = []
+        if out.success and step.output_schema is not None:
+            out, errors = check_structured(out, step.output_schema)
+            if errors:
+                problem = "the answer does not match the output schema: " + "; ".join(errors)
+                out = StepOutcome(out.task_id, out.session_id, out.agent, out.output, False,
+                                  None, out.usage, problem, "invalid_output")
+        if journal is not None:  # committed before anything that depends on it starts
+            await journal.record_step(state.run_id, step, h, out, started, time.time())
         if out.usage:
             for k, v in out.usage.items():
                 if isinstance(v, (int, float)):
                     usage_total[k] = usage_total.get(k, 0) + v
             rec.usage = usage_total
             state.budget.add_usage(out.usage)
-        problem = None
-        if out.success and step.output_schema is not None:
-            out, errors = check_structured(out, step.output_schema)
-            if errors:
-                problem = "the answer does not match the output schema: " + "; ".join(errors)
-                if attempt <= retries:
-                    step.prompt = (f"{base_prompt}\n\nYour previous answer was invalid:\n- "
-                                   + "\n- ".join(errors) + "\nAnswer with JSON matching this "
-                                   f"schema:\n{json.dumps(step.output_schema)}")
-                    _retried(state, rec, problem)
-                    continue
-                out = StepOutcome(out.task_id, out.session_id, out.agent, out.output, False,
-                                  None, out.usage, problem, "invalid_output")
-        if not out.success and out.transient and attempt <= retries:
+        if attempt > retries or out.success:
+            return out
+        if errors:
+            step.prompt = (f"{base_prompt}\n\nYour previous answer was invalid:\n- "
+                           + "\n- ".join(errors) + "\nAnswer with JSON matching this "
+                           f"schema:\n{json.dumps(step.output_schema)}")
+            _retried(state, rec, out.error)
+        elif out.transient:
             _retried(state, rec, out.error or out.output)
             delay = min(BACKOFF_CAP, state.retry_base * 2 ** (attempt - 1))
             await state.sleep(delay * (0.5 + random.random()))
-            continue
-        return out
+        else:
+            return out
 
 
 def _retried(state, rec, why) -> None:

@@ -1,0 +1,337 @@
+"""The journal: every run and every finished step attempt, in SQLite (SPEC §9).
+
+One database per state directory (`.wlisp/wlisp.db`, WAL, synchronous=FULL) and
+a folder per run with each step's prompt and output as a plain text file. A
+step's row is committed before anything that depends on it starts; the
+completions that arrive in the same event-loop tick share one transaction
+(group commit), so durability stays cheap under fan-out. Resume reads the
+completed rows back and the scheduler replays the run, taking journaled
+outcomes for steps whose id and StepSpec hash match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import socket
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..errors import Diagnostic, WlispError
+from .types import StepOutcome, StepSpec
+
+SCHEMA_VERSION = 2
+DB_NAME = "wlisp.db"
+LEASE_STALE_AFTER = 30.0  # seconds without a heartbeat: the holder is presumed dead
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL,
+    inputs TEXT NOT NULL, executor TEXT, digest TEXT, source TEXT, created REAL NOT NULL,
+    updated REAL NOT NULL, finished REAL, error TEXT, value TEXT, usage TEXT,
+    answers TEXT NOT NULL DEFAULT '{}', budget TEXT, parent TEXT,
+    lease_pid INTEGER, lease_host TEXT, lease_time REAL);
+CREATE TABLE steps (
+    run_id TEXT NOT NULL, node TEXT NOT NULL, attempt INTEGER NOT NULL,
+    spec_hash TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT NOT NULL,
+    started REAL, finished REAL, usage TEXT, static_node TEXT,
+    PRIMARY KEY (run_id, node, attempt));
+"""
+# v2: node records (control nodes too) for `wlisp show`
+_MIGRATIONS = {
+    1: """
+CREATE TABLE nodes (
+    run_id TEXT NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+    record TEXT NOT NULL, PRIMARY KEY (run_id, node));
+""",
+}
+
+
+def journal_error(message: str, code: str = "W0801") -> WlispError:
+    return WlispError(Diagnostic(code, message))
+
+
+def check_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        raise journal_error(f"invalid run id {run_id!r}: use letters, digits, `.`, `_`, `-` "
+                            "(at most 64, not starting with `.` or `-`)", "W0701")
+    return run_id
+
+
+def step_hash(step: StepSpec) -> str:
+    """What the executor is asked, without attempt number, timeout or source position."""
+    key = {"agent": step.agent, "description": step.description, "prompt": step.prompt,
+           "max_steps": step.max_steps, "output_schema": step.output_schema,
+           "model": step.model, "system": step.system, "tools": step.tools,
+           "trust": step.trust, "role": step.role, "isolation": step.isolation,
+           "context": step.context}
+    text = json.dumps(key, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def default_state_dir(near: str | None = None) -> str:
+    """WLISP_HOME, else `.wlisp` beside `near` (a workflow file), else the nearest
+    `.wlisp` above the current directory, else `./.wlisp`."""
+    env = os.environ.get("WLISP_HOME")
+    if env:
+        return env
+    if near and not near.startswith("<") and near != "-":
+        return os.path.join(os.path.dirname(os.path.abspath(near)), ".wlisp")
+    here = os.getcwd()
+    while True:
+        candidate = os.path.join(here, ".wlisp")
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.join(os.getcwd(), ".wlisp")
+        here = parent
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Journal:
+    """A state directory: the database and the per-run log folders."""
+
+    def __init__(self, state_dir: str, create: bool = True):
+        self.dir = os.path.abspath(state_dir)
+        path = os.path.join(self.dir, DB_NAME)
+        if not create and not os.path.exists(path):
+            raise journal_error(f"no journal at {path} (runs are recorded in `.wlisp/` beside "
+                                "the workflow; use --state-dir or WLISP_HOME to point "
+                                "elsewhere)")
+        os.makedirs(self.dir, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self._migrate(path)
+        except sqlite3.DatabaseError as exc:
+            raise journal_error(f"cannot open the journal {path}: {exc}") from None
+        self.pending: list[tuple] = []
+        self.waiters: list[asyncio.Future] = []
+        self.flush_scheduled = False
+        self.logs = ThreadPoolExecutor(1, thread_name_prefix="wlisp-logs")
+        self.log_jobs: list = []
+
+    # --- schema ---------------------------------------------------------------------
+
+    def _migrate(self, path: str) -> None:
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            self.db.executescript("BEGIN;" + _SCHEMA_V1 + "".join(_MIGRATIONS.values())
+                                  + f"INSERT INTO meta VALUES ('schema_version', "
+                                  f"'{SCHEMA_VERSION}'); COMMIT;")
+            return
+        version = int(self.db.execute(
+            "SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise journal_error(f"the journal {path} has schema version {version}, newer than "
+                                f"this wlisp understands ({SCHEMA_VERSION}); upgrade wlisp to "
+                                "read it", "W0802")
+        for v in range(version, SCHEMA_VERSION):
+            self.db.executescript("BEGIN;" + _MIGRATIONS[v] + f"UPDATE meta SET value="
+                                  f"'{v + 1}' WHERE key='schema_version'; COMMIT;")
+
+    # --- runs -----------------------------------------------------------------------
+
+    def create_run(self, run_id: str, spec_json: str, workflow: str, inputs: dict,
+                   executor: dict | None, digest: str | None, source: str | None,
+                   parent: str | None = None, budget: dict | None = None) -> None:
+        check_run_id(run_id)
+        now = time.time()
+        try:
+            self.db.execute(
+                "INSERT INTO runs (id, workflow, status, spec, inputs, executor, digest, source,"
+                " created, updated, parent, budget, lease_pid, lease_host, lease_time) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, workflow, "running", spec_json, json.dumps(inputs, default=str),
+                 json.dumps(executor) if executor else None, digest, source, now, now, parent,
+                 json.dumps(budget) if budget else None, os.getpid(), socket.gethostname(),
+                 now))
+        except sqlite3.IntegrityError:
+            raise journal_error(f"a run named `{run_id}` already exists in {self.dir}; "
+                                f"continue it with `wlisp resume {run_id}`", "W0803") from None
+
+    def run(self, run_id: str) -> dict:
+        check_run_id(run_id)
+        row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            known = [r[0] for r in self.db.execute(
+                "SELECT id FROM runs ORDER BY created DESC LIMIT 5")]
+            raise journal_error(f"no run `{run_id}` in {self.dir}"
+                                + (f"; recent runs: {', '.join(known)}" if known else ""),
+                                "W0804")
+        cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
+        return dict(zip(cols, row, strict=True))
+
+    def take_lease(self, run_id: str) -> None:
+        """Claim a run for this process; refuse if a live process holds it."""
+        run = self.run(run_id)
+        pid, host, beat = run["lease_pid"], run["lease_host"], run["lease_time"] or 0
+        mine = pid == os.getpid() and host == socket.gethostname()
+        if pid and not mine and run["status"] == "running":
+            fresh = time.time() - beat < LEASE_STALE_AFTER
+            alive = host == socket.gethostname() and _pid_alive(pid)
+            if fresh and (alive or host != socket.gethostname()):
+                raise journal_error(f"run `{run_id}` is being executed by process {pid} on "
+                                    f"{host}; wait for it to finish, or stop it first",
+                                    "W0805")
+        self.db.execute("UPDATE runs SET lease_pid=?, lease_host=?, lease_time=?, status="
+                        "'running', updated=? WHERE id=?",
+                        (os.getpid(), socket.gethostname(), time.time(), time.time(), run_id))
+
+    def heartbeat(self, run_id: str) -> None:
+        self.db.execute("UPDATE runs SET lease_time=? WHERE id=?", (time.time(), run_id))
+
+    def set_answers(self, run_id: str, answers: dict) -> None:
+        self.db.execute("UPDATE runs SET answers=? WHERE id=?", (json.dumps(answers), run_id))
+
+    def set_budget(self, run_id: str, budget: dict) -> None:
+        self.db.execute("UPDATE runs SET budget=? WHERE id=?", (json.dumps(budget), run_id))
+
+    def finish_run(self, run_id: str, result, records) -> None:
+        """Final status, value and every node record, in one transaction."""
+        from ..builtins import to_json
+
+        rows = [(run_id, r.id, r.kind, r.status, json.dumps(r.to_dict(), default=str))
+                for r in records.values()]
+        now = time.time()
+        with _transaction(self.db):
+            self.db.execute(
+                "UPDATE runs SET status=?, finished=?, updated=?, error=?, value=?, usage=?, "
+                "lease_pid=NULL, lease_host=NULL, lease_time=NULL WHERE id=?",
+                (result.status, now, now, result.error,
+                 json.dumps(to_json(result.value), default=str), json.dumps(result.usage),
+                 run_id))
+            self.db.execute("DELETE FROM nodes WHERE run_id=?", (run_id,))
+            self.db.executemany("INSERT INTO nodes VALUES (?,?,?,?,?)", rows)
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        cur = self.db.execute(
+            "SELECT r.id, r.workflow, r.status, r.created, r.finished, r.usage, r.parent, "
+            "(SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id) FROM runs r "
+            "ORDER BY r.created DESC LIMIT ?", (limit,))
+        out = []
+        for rid, wf, status, created, finished, usage, parent, steps in cur:
+            out.append({"id": rid, "workflow": wf, "status": status, "started": created,
+                        "finished": finished, "steps": steps,
+                        "cost": (json.loads(usage) if usage else {}).get("cost", 0.0),
+                        "parent": parent})
+        return out
+
+    def nodes(self, run_id: str) -> dict:
+        return {node: json.loads(rec) for node, rec in self.db.execute(
+            "SELECT node, record FROM nodes WHERE run_id=? ORDER BY rowid", (run_id,))}
+
+    def steps(self, run_id: str) -> list[dict]:
+        cols = ("node", "attempt", "spec_hash", "status", "outcome", "started", "finished",
+                "usage", "static_node")
+        return [dict(zip(cols, r, strict=True)) for r in self.db.execute(
+            f"SELECT {', '.join(cols)} FROM steps WHERE run_id=? ORDER BY started, node, attempt",
+            (run_id,))]
+
+    def usage_so_far(self, run_id: str) -> tuple[int, int, float]:
+        steps = tokens = 0
+        cost = 0.0
+        for (usage,) in self.db.execute("SELECT usage FROM steps WHERE run_id=?", (run_id,)):
+            steps += 1
+            u = json.loads(usage) if usage else {}
+            tokens += int(u.get("input_tokens") or 0) + int(u.get("output_tokens") or 0)
+            cost += float(u.get("cost") or 0.0)
+        return steps, tokens, cost
+
+    def completed(self, run_ids) -> dict[str, tuple[str, StepOutcome]]:
+        """node -> (spec hash, outcome) of the last completed attempt, for reuse."""
+        out: dict = {}
+        for run_id in run_ids:
+            for node, h, outcome in self.db.execute(
+                    "SELECT node, spec_hash, outcome FROM steps WHERE run_id=? AND "
+                    "status='completed' ORDER BY attempt", (run_id,)):
+                out.setdefault(run_id, {})[node] = (h, outcome)
+        merged: dict = {}
+        for run_id in reversed(list(run_ids)):  # the run itself wins over its parent
+            merged.update(out.get(run_id, {}))
+        return merged
+
+    # --- steps, group-committed ---------------------------------------------------------
+
+    async def record_step(self, run_id: str, step: StepSpec, h: str, outcome: StepOutcome,
+                          started: float, finished: float) -> None:
+        """Journal one finished attempt; returns once it is committed."""
+        self.pending.append((run_id, step.task_id, step.attempt, h,
+                             "completed" if outcome.success else "failed", outcome.to_json(),
+                             started, finished,
+                             json.dumps(outcome.usage) if outcome.usage else None,
+                             (step.metadata or {}).get("node"), step.prompt, outcome.output))
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self.waiters.append(waiter)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            loop.call_soon(self._flush)
+        await waiter
+
+    def _flush(self) -> None:
+        rows, waiters = self.pending, self.waiters
+        self.pending, self.waiters, self.flush_scheduled = [], [], False
+        try:
+            with _transaction(self.db):
+                self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                    [r[:10] for r in rows])
+        except sqlite3.Error as exc:
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(journal_error(f"cannot write the journal: {exc}"))
+            return
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+        self.log_jobs.append(self.logs.submit(self._write_logs, rows))
+
+    def _write_logs(self, rows) -> None:
+        """Plain-text prompt and output of every attempt, off the event loop."""
+        for run_id, node, attempt, _, status, _, _, _, _, _, prompt, output in rows:
+            folder = os.path.join(self.dir, "runs", run_id)
+            os.makedirs(folder, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9._@\[\]#-]+", "_", node)
+            with open(os.path.join(folder, f"{name}.{attempt}.txt"), "w",
+                      encoding="utf-8") as f:
+                f.write(f"# {node} (attempt {attempt}, {status})\n\n## prompt\n\n{prompt}\n\n"
+                        f"## output\n\n{output}\n")
+
+    def log_dir(self, run_id: str) -> str:
+        return os.path.join(self.dir, "runs", check_run_id(run_id))
+
+    def close(self) -> None:
+        for job in self.log_jobs:
+            job.result()
+        self.logs.shutdown(wait=True)
+        self.db.close()
+
+
+class _transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, exc, tb):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
