@@ -145,31 +145,38 @@ def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -
 
 def report(result: dict) -> str:
     rows = result["sizes"]
+    scaling = len(rows) > 1
     lines = [table(
         ["stage"] + [f"N={r['n']} median" for r in rows] + [f"N={r['n']} per node" for r in rows]
-        + ([f"ratio {rows[-1]['n']}/{rows[0]['n']}"] if len(rows) > 1 else []),
+        + ([f"ratio {rows[-1]['n']}/{rows[0]['n']}"] if scaling else []),
         [[s] + [fmt_s(r["stages"][s]["median"]) for r in rows]
          + [fmt_s(r["stages"][s]["median"] / r["nodes"]) for r in rows]
          + ([f"{rows[-1]['stages'][s]['median'] / rows[0]['stages'][s]['median']:.1f}x"]
-            if len(rows) > 1 else [])
-         for s in STAGES])]
-    if any("cold" in r for r in rows):
-        keys = list(next(r for r in rows if "cold" in r)["cold"])
-        lines += ["", "Cold first calls (fresh interpreter; median of "
-                  + ", ".join(f"{r.get('cold_runs', 0)}" for r in rows) + " interpreters):", table(
-            ["first call"] + [f"N={r['n']}" for r in rows],
-            [[k] + [fmt_s(r.get("cold", {}).get(k)) for r in rows] for k in keys])]
-    pb = result["parser_build"]
-    lines += ["", f"Lark parser build alone: median {fmt_s(pb['median'])} ({pb['runs']} runs)"]
-    if len(rows) > 1:
+            if scaling else [])
+         for s in STAGES]), ""]
+    if scaling:
         lines.append(f"Size ratio {rows[-1]['nodes'] / rows[0]['nodes']:.0f}x; a stage whose "
                      "ratio is well above that scales worse than linearly.")
+    for r in rows:
+        st = {k: v["median"] for k, v in r["stages"].items()}
+        lines.append(f"N={r['n']} same-run ratios: compile = {st['compile'] / st['read']:.1f}x "
+                     f"read; schema = {100 * st['schema'] / st['from_json']:.0f}% of from_json; "
+                     f"from_json = {st['from_json'] / st['compile']:.2f}x compile")
+    pb = result["parser_build"]
+    lines.append(f"Lark parser build alone: median {fmt_s(pb['median'])} ({pb['runs']} runs)")
     for r in rows:
         if r["n"] == 1000:
             c = r["stages"]["compile"]["median"]
             ok = "MET" if c < TARGET_COMPILE_1K else "NOT MET"
             lines.append(f"Target: 1,000-node parse+compile < {TARGET_COMPILE_1K} s: "
                          f"{fmt_s(c)} -> {ok}")
+    cold_rows = [r for r in rows if "cold" in r]
+    if cold_rows:
+        keys = list(cold_rows[0]["cold"])
+        lines += ["", "Cold first calls, each in a fresh interpreter (median of "
+                  + ", ".join(f"{r['cold_runs']} for N={r['n']}" for r in cold_rows) + "):",
+                  table(["first call"] + [f"N={r['n']}" for r in cold_rows],
+                        [[k] + [fmt_s(r["cold"].get(k)) for r in cold_rows] for k in keys])]
     return "\n".join(lines)
 
 

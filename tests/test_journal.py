@@ -127,7 +127,10 @@ def test_an_older_journal_is_migrated(tmp_path):
     assert res.status == "completed"
     db = sqlite3.connect(tmp_path / "wlisp.db")
     assert db.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
-    assert db.execute("SELECT COUNT(*) FROM nodes WHERE run_id='m'").fetchone()[0] == 3
+    assert db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0] == 0  # the new table
+    j = Journal(str(tmp_path))
+    assert set(j.node_view("m")) == {"main/a/writer", "main/b/critic", "main/c/writer"}
+    j.close()
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "", "x" * 80])
@@ -144,8 +147,9 @@ def test_steps_are_journaled_with_logs(tmp_path):
     assert all(s["status"] == "completed" and len(s["spec_hash"]) == 32 for s in steps)
     assert json.loads(steps[0]["outcome"])["output"] == "writer: draft about owls"
     j.close()
-    text = (tmp_path / "runs" / "logs" / "main_a_writer.1.txt").read_text()
-    assert "## prompt\n\ndraft about owls" in text and "## output" in text
+    text = (tmp_path / "runs" / "logs" / "steps.log").read_text()
+    assert "# main/a/writer (attempt 1, completed)\n\n## prompt\n\ndraft about owls" in text
+    assert "## output\n\nwriter: draft about owls" in text
 
 
 def test_journal_holds_no_environment_secrets(tmp_path, monkeypatch):

@@ -285,12 +285,7 @@ def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
         journal = Journal(store, create=False)
         try:
             run = journal.run(run_id)
-            nodes = journal.nodes(run_id)
-            if not nodes:  # the run never finished (crash): rebuild from its steps
-                for s in journal.steps(run_id):
-                    nodes[s["node"]] = {"status": s["status"], "kind": "spawn",
-                                        "attempts": s["attempt"]}
-            return run, nodes, journal.log_dir(run_id)
+            return run, journal.node_view(run_id), journal.log_dir(run_id)
         finally:
             journal.close()
 

@@ -1,7 +1,7 @@
 """The journal: every run and every finished step attempt, in SQLite (SPEC §9).
 
 One database per state directory (`.wlisp/wlisp.db`, WAL, synchronous=FULL) and
-a folder per run with each step's prompt and output as a plain text file. A
+a folder per run whose `steps.log` holds each attempt's prompt and output as text. A
 step's row is committed before anything that depends on it starts; the
 completions that arrive in the same event-loop tick share one transaction
 (group commit), so durability stays cheap under fan-out. Resume reads the
@@ -26,6 +26,7 @@ from .types import StepOutcome, StepSpec
 
 SCHEMA_VERSION = 2
 DB_NAME = "wlisp.db"
+LOG_NAME = "steps.log"
 LEASE_STALE_AFTER = 30.0  # seconds without a heartbeat: the holder is presumed dead
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
@@ -64,15 +65,24 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def step_hash(step: StepSpec) -> str:
-    """What the executor is asked, without attempt number, timeout or source position."""
-    key = {"agent": step.agent, "description": step.description, "prompt": step.prompt,
+def step_hash(step: StepSpec, static_part: bytes | None = None) -> str:
+    """What the executor is asked, without attempt number, timeout or source position.
+    `static_part` (from `static_hash_part`) lets a node's instances share the rest."""
+    if static_part is None:
+        static_part = static_hash_part(step)
+    h = hashlib.sha256(static_part)
+    h.update(step.prompt.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
+def static_hash_part(step: StepSpec) -> bytes:
+    key = {"agent": step.agent, "description": step.description,
            "max_steps": step.max_steps, "output_schema": step.output_schema,
            "model": step.model, "system": step.system, "tools": step.tools,
            "trust": step.trust, "role": step.role, "isolation": step.isolation,
            "context": step.context}
-    text = json.dumps(key, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return json.dumps(key, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode() + b"\x00"
 
 
 def default_state_dir(near: str | None = None) -> str:
@@ -124,8 +134,7 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise journal_error(f"cannot open the journal {path}: {exc}") from None
         self.pending: list[tuple] = []
-        self.waiters: list[asyncio.Future] = []
-        self.flush_scheduled = False
+        self.batch: asyncio.Future | None = None  # completions of this tick share a commit
         self.logs = ThreadPoolExecutor(1, thread_name_prefix="wlisp-logs")
         self.log_jobs: list = []
 
@@ -207,18 +216,20 @@ class Journal:
         self.db.execute("UPDATE runs SET budget=? WHERE id=?", (json.dumps(budget), run_id))
 
     def finish_run(self, run_id: str, result, records) -> None:
-        """Final status, value and every node record, in one transaction."""
-        from ..builtins import to_json
-
+        """Final status, value (already JSON) and node records, in one transaction."""
+        # spawns that ran are described by their step rows; record the rest (control
+        # nodes, and spawns that were skipped, pruned, cancelled or reused)
         rows = [(run_id, r.id, r.kind, r.status, json.dumps(r.to_dict(), default=str))
-                for r in records.values()]
+                for r in records.values()
+                if r.kind != "spawn" or r.status != "completed"
+                or r.data.get("reused", run_id) != run_id]
         now = time.time()
         with _transaction(self.db):
             self.db.execute(
                 "UPDATE runs SET status=?, finished=?, updated=?, error=?, value=?, usage=?, "
                 "lease_pid=NULL, lease_host=NULL, lease_time=NULL WHERE id=?",
                 (result.status, now, now, result.error,
-                 json.dumps(to_json(result.value), default=str), json.dumps(result.usage),
+                 json.dumps(result.value, default=str), json.dumps(result.usage),
                  run_id))
             self.db.execute("DELETE FROM nodes WHERE run_id=?", (run_id,))
             self.db.executemany("INSERT INTO nodes VALUES (?,?,?,?,?)", rows)
@@ -240,6 +251,25 @@ class Journal:
         return {node: json.loads(rec) for node, rec in self.db.execute(
             "SELECT node, record FROM nodes WHERE run_id=? ORDER BY rowid", (run_id,))}
 
+    def node_view(self, run_id: str) -> dict:
+        """Every node of a run for `wlisp show`: steps from their rows (last attempt),
+        other nodes from the records written when the run ended."""
+        view: dict = {}
+        for s in self.steps(run_id):
+            out = json.loads(s["outcome"])
+            info = {"status": s["status"], "kind": "spawn", "agent": out.get("agent"),
+                    "attempts": s["attempt"]}
+            if s["started"] and s["finished"]:
+                info["elapsed"] = round(s["finished"] - s["started"], 6)
+            if s["usage"]:
+                info["usage"] = json.loads(s["usage"])
+            if not out.get("success"):
+                info["error"] = out.get("error") or out.get("output")
+            view[s["node"]] = info
+        for node, rec in self.nodes(run_id).items():
+            view[node] = {**view.get(node, {}), **rec}
+        return view
+
     def steps(self, run_id: str) -> list[dict]:
         cols = ("node", "attempt", "spec_hash", "status", "outcome", "started", "finished",
                 "usage", "static_node")
@@ -257,14 +287,14 @@ class Journal:
             cost += float(u.get("cost") or 0.0)
         return steps, tokens, cost
 
-    def completed(self, run_ids) -> dict[str, tuple[str, StepOutcome]]:
-        """node -> (spec hash, outcome) of the last completed attempt, for reuse."""
+    def completed(self, run_ids) -> dict[str, tuple[str, str, str]]:
+        """node -> (spec hash, outcome JSON, run) of the last completed attempt, for reuse."""
         out: dict = {}
         for run_id in run_ids:
             for node, h, outcome in self.db.execute(
                     "SELECT node, spec_hash, outcome FROM steps WHERE run_id=? AND "
                     "status='completed' ORDER BY attempt", (run_id,)):
-                out.setdefault(run_id, {})[node] = (h, outcome)
+                out.setdefault(run_id, {})[node] = (h, outcome, run_id)
         merged: dict = {}
         for run_id in reversed(list(run_ids)):  # the run itself wins over its parent
             merged.update(out.get(run_id, {}))
@@ -276,45 +306,45 @@ class Journal:
                           started: float, finished: float) -> None:
         """Journal one finished attempt; returns once it is committed."""
         self.pending.append((run_id, step.task_id, step.attempt, h,
-                             "completed" if outcome.success else "failed", outcome.to_json(),
-                             started, finished,
-                             json.dumps(outcome.usage) if outcome.usage else None,
+                             "completed" if outcome.success else "failed",
+                             json.dumps(outcome.to_value(), ensure_ascii=False), started,
+                             finished, json.dumps(outcome.usage) if outcome.usage else None,
                              (step.metadata or {}).get("node"), step.prompt, outcome.output))
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self.waiters.append(waiter)
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            loop.call_soon(self._flush)
-        await waiter
+        batch = self.batch
+        if batch is None:  # the first completion of this tick schedules the commit
+            batch = self.batch = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._flush)
+        await batch
 
     def _flush(self) -> None:
-        rows, waiters = self.pending, self.waiters
-        self.pending, self.waiters, self.flush_scheduled = [], [], False
+        rows, batch = self.pending, self.batch
+        self.pending, self.batch = [], None
         try:
             with _transaction(self.db):
                 self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?)",
                                     [r[:10] for r in rows])
         except sqlite3.Error as exc:
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(journal_error(f"cannot write the journal: {exc}"))
+            if not batch.done():
+                batch.set_exception(journal_error(f"cannot write the journal: {exc}"))
             return
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
+        if not batch.done():
+            batch.set_result(None)
         self.log_jobs.append(self.logs.submit(self._write_logs, rows))
 
     def _write_logs(self, rows) -> None:
-        """Plain-text prompt and output of every attempt, off the event loop."""
-        for run_id, node, attempt, _, status, _, _, _, _, _, prompt, output in rows:
+        """Every attempt's prompt and output, appended to the run's plain-text log
+        (`runs/RUN/steps.log`), off the event loop: one open per group commit."""
+        by_run: dict[str, list] = {}
+        for row in rows:
+            by_run.setdefault(row[0], []).append(row)
+        for run_id, items in by_run.items():
             folder = os.path.join(self.dir, "runs", run_id)
             os.makedirs(folder, exist_ok=True)
-            name = re.sub(r"[^A-Za-z0-9._@\[\]#-]+", "_", node)
-            with open(os.path.join(folder, f"{name}.{attempt}.txt"), "w",
-                      encoding="utf-8") as f:
-                f.write(f"# {node} (attempt {attempt}, {status})\n\n## prompt\n\n{prompt}\n\n"
-                        f"## output\n\n{output}\n")
+            with open(os.path.join(folder, LOG_NAME), "a", encoding="utf-8") as f:
+                f.write("".join(
+                    f"{'=' * 78}\n# {node} (attempt {attempt}, {status})\n\n## prompt\n\n"
+                    f"{prompt}\n\n## output\n\n{output}\n\n"
+                    for _, node, attempt, _, status, _, _, _, _, _, prompt, output in items))
 
     def log_dir(self, run_id: str) -> str:
         return os.path.join(self.dir, "runs", check_run_id(run_id))

@@ -11,8 +11,8 @@ import random
 import time
 
 from .. import builtins as B
+from .journal import static_hash_part, step_hash
 from .records import NodeRecord
-from .journal import step_hash
 from .structured import parse_answer, validate
 from .types import StepOutcome, StepSpec, TransientError
 
@@ -132,11 +132,14 @@ async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome
     journal = state.journal
     h = None
     if journal is not None or state.cached:
-        h = step_hash(step)
+        static = template.get("_hash")
+        if static is None:
+            static = template["_hash"] = static_hash_part(step)
+        h = step_hash(step, static)
         hit = state.cached.get(inst)
         if hit is not None and hit[0] == h:  # finished before, asked the same: reuse it
             state.reused += 1
-            rec.data["reused"] = True
+            rec.data["reused"] = hit[2]
             return StepOutcome.from_json(hit[1])
     retries = template["_retries"]
     lock = state.exclusive.get(step.agent)

@@ -25,10 +25,17 @@ def _to_json(obj, required: tuple[str, ...]) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+_KNOWN: dict = {}
+
+
 def _from_json(cls, text: str | dict):
     data = json.loads(text) if isinstance(text, str) else dict(text)
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = _KNOWN[cls] = frozenset(f.name for f in fields(cls))
+    if not known.issuperset(data):
+        data = {k: v for k, v in data.items() if k in known}
+    return cls(**data)
 
 
 @dataclass(slots=True)
@@ -94,7 +101,7 @@ class StepOutcome:
                    output=message, success=False, error=message, finish_reason=finish_reason)
 
     def to_json(self) -> str:
-        return _to_json(self, self.REQUIRED)
+        return json.dumps(self.to_value(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text) -> StepOutcome:
