@@ -405,9 +405,26 @@ class Compiler(Evaluator):
 
     # --- entry points --------------------------------------------------------------------
 
-    def compile_workflow(self, wf: WorkflowDef):
-        from .ir import WorkflowSpec
+    def compile_expression(self, forms, env: Env, name: str = "repl", span=None):
+        """Evaluate forms as an ad-hoc workflow body (the REPL's entry point).
 
+        Returns (value, None) when they computed a value at compile time, or
+        (None, spec) when they created steps or depend on runtime values.
+        """
+        wf = WorkflowDef(name, (), {}, tuple(forms), env, span)
+        before = len(self.diagnostics)
+        value, graph = self._evaluate(wf)
+        if len(self.diagnostics) > before:
+            raise WlispError(self.diagnostics[before:])
+        if not graph.nodes and not has_ref(value):
+            return value, None
+        return None, self._spec(wf, graph)
+
+    def compile_workflow(self, wf: WorkflowDef):
+        return self._spec(wf, self._evaluate(wf)[1])
+
+    def _evaluate(self, wf: WorkflowDef):
+        """Evaluate a workflow body into (its compile-time value, its graph)."""
         self.used_agents, self.used_schemas = {}, {}
         self.builder = GraphBuilder(wf.name)
         env = Env(wf.env)
@@ -416,9 +433,13 @@ class Compiler(Evaluator):
         try:
             value = self.eval_body(wf.body, env)
             result = self.guarded(self.to_expr, value, wf.span)
-            graph = self.builder.graph(result)
+            return value, self.builder.graph(result)
         finally:
             self.builder = None
+
+    def _spec(self, wf: WorkflowDef, graph: Graph):
+        from .ir import WorkflowSpec
+
         agents = {name: a.config for name, a in sorted(self.used_agents.items())}
         tools = {}
         for a in self.used_agents.values():
