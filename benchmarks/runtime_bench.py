@@ -165,7 +165,7 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def summarise(runs: list[dict], cases: list[tuple]) -> dict:
+def summarise(runs: list[dict], cases: list[tuple], busy_limit: float = 100) -> dict:
     by_case: dict[str, list[dict]] = {}
     for r in runs:
         by_case.setdefault(r["case"], []).append(r)
@@ -180,7 +180,8 @@ def summarise(runs: list[dict], cases: list[tuple]) -> dict:
         med.update(engine=engine, workload=workload, reps=len(reps),
                    ok_all=bool(ok_reps) and len(ok_reps) == len(reps)
                    and all(r.get("ok") for r in ok_reps),
-                   n=reps[0].get("n"), errors=[r["error"] for r in reps if "error" in r])
+                   n=reps[0].get("n"), errors=[r["error"] for r in reps if "error" in r],
+                   busy_reps=sum(1 for r in reps if (r.get("host_busy_pct") or 0) > busy_limit))
         base = by_case.get(f"asyncio/{workload}", [])
         if engine != "asyncio" and base:
             base_by_rep = {b["rep"]: b for b in base if "error" not in b}
@@ -234,7 +235,9 @@ def cell(summary: dict, case: str, metric: str) -> str:
     r = s.get("ratio_vs_asyncio", {}).get(metric, {}).get("median")
     if r is not None:
         text += f" ({r:.3g}x)"
-    if not s["ok_all"]:
+    if s["errors"]:
+        text += f" ({len(s['errors'])} ERR)"
+    elif not s["ok_all"]:
         text += " NOT OK"
     return text
 
@@ -255,6 +258,10 @@ def render(summary: dict, targets: list[dict], langgraph: bool) -> str:
                    cell(summary, "wlisp/W2 :limit", metric)] + (["-"] if langgraph else [])
             rows.append(row)
     lines = [md_table(head, rows), ""]
+    busy = [f"{c} ({s['busy_reps']}/{s['reps']})" for c, s in summary.items() if s["busy_reps"]]
+    if busy:
+        lines += ["Reps started on a busy host (other processes above the --quiet-below "
+                  "limit even after --quiet-wait): " + ", ".join(busy), ""]
     lines.append(md_table(["target", "value", "bound", "result"],
                           [[t["target"], fmt(t["value"]) + ("x" if t["kind"] == "ratio" else ""),
                             fmt(t["bound"]) + ("x" if t["kind"] == "ratio" else ""),
@@ -359,7 +366,7 @@ def main() -> None:
             shown = {k: res[k] for k in METRICS if k in res}
             print(f"rep {rep} {case:18} {shown} ok={res.get('ok')}"
                   + (f" ERROR {res['error'][:300]}" if "error" in res else ""), flush=True)
-    summary = summarise(runs, cases)
+    summary = summarise(runs, cases, a.quiet_below)
     targets = check_targets(summary)
     table = render(summary, targets, bool(a.peers_python))
     print()

@@ -59,3 +59,32 @@ def test_check_is_clean_on_examples_and_stdlib():
                    + glob.glob(os.path.join(ROOT, "stdlib", "*.wl")))
     res = wlisp("check", *files)
     assert res.returncode == 0, res.stderr
+
+
+def test_switch_example_runs_with_three_executors_chosen_by_config(tmp_path, monkeypatch):
+    """The same workflow with mock, a command-line agent and an OpenAI-compatible
+    server, switched only by wlisp.toml."""
+    from .chat_server import ChatServer, completion
+
+    src = "examples/switch/summarize.wl"
+    args = ["run", src, "-i", "text=wlisp is a lisp for agents", "--json", "-q",
+            "--state-dir", str(tmp_path / "state")]
+    mock = json.loads(wlisp(*args).stdout)
+    assert mock["status"] == "completed" and mock["value"]["summary"].startswith("[summarizer]")
+    cli = wlisp(*args, "--config", "examples/switch/command.toml")
+    assert cli.returncode == 0, cli.stderr
+    assert "agent: summarizer" in json.loads(cli.stdout)["value"]["summary"]
+    with ChatServer() as server:
+        server.replies = [completion("- a lisp\n- for agents"),
+                          completion('{"faithful": true, "missing": []}')]
+        toml = open(os.path.join(ROOT, "examples/switch/openai.toml")).read()
+        cfg = tmp_path / "wlisp.toml"
+        cfg.write_text(toml.replace("http://127.0.0.1:8080/v1", server.url))
+        env = {**os.environ, "OPENAI_API_KEY": "sk-local"}
+        res = subprocess.run([wlisp_bin(), *args, "--config", str(cfg)], capture_output=True,
+                             text=True, cwd=ROOT, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+        out = json.loads(res.stdout)
+        assert out["value"] == {"summary": "- a lisp\n- for agents", "faithful": True}
+        assert out["usage"]["tokens"] == 30
+        assert server.requests[1]["body"]["model"] == "qwen2.5-7b-instruct"

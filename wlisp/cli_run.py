@@ -123,6 +123,34 @@ def _print_result(result, state_dir: str | None) -> None:
         click.echo(f"continue with: wlisp resume {result.run_id}{hint}{where}", err=True)
 
 
+def _config_path(given: str | None, near: str | None) -> str | None:
+    from .config import find_config
+
+    if given:
+        return os.path.abspath(given)
+    if near and near != "-":
+        return find_config(near)
+    return find_config(os.getcwd())
+
+
+def _executor(name, answers, cfg_path, sources):
+    from .config import load_config
+    from .executors import make_executor
+
+    if cfg_path and os.path.isfile(cfg_path):
+        with open(cfg_path, encoding="utf-8", errors="replace") as f:
+            sources.add(cfg_path, f.read())  # so config errors can show the line
+    elif cfg_path:
+        from .runtime import usage_error
+
+        raise usage_error(f"no config file {cfg_path}")
+    return make_executor(name, answers=answers, config=load_config(cfg_path))
+
+
+def _routing(cfg_path) -> str:
+    return os.path.basename(cfg_path) if cfg_path else "mock"
+
+
 def register(main: click.Group) -> None:
     main.add_command(run_cmd)
     main.add_command(resume_cmd)
@@ -140,10 +168,12 @@ state_dir_option = click.option(
 @click.option("--input", "-i", "inputs", multiple=True, metavar="K=V|K=@FILE",
               help="A workflow input: JSON or text, or @file for a file's contents.")
 @click.option("--workflow", "-w", help="Workflow to run (default: `main` or the only one).")
-@click.option("--executor", "-e", default="mock", show_default=True,
-              help="Executor: mock, scripted.")
+@click.option("--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, "
+              "scripted) for every step; default: wlisp.toml's [agents] routing, else mock.")
 @click.option("--answers", type=click.Path(dir_okay=False),
               help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="wlisp.toml to use (default: the nearest one above the workflow).")
 @click.option("--concurrency", "-c", type=int, help="Bound on concurrent steps.")
 @state_dir_option
 @click.option("--run-id", help="Name this run (letters, digits, . _ -).")
@@ -153,10 +183,9 @@ state_dir_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.pass_obj
-def run_cmd(obj: Context, file, inputs, workflow, executor, answers, concurrency, state_dir,
-            run_id, resume_from, no_journal, as_json, quiet) -> None:
+def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
+            state_dir, run_id, resume_from, no_journal, as_json, quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
-    from .executors import make_executor
     from .runtime import run_async
     from .runtime.journal import default_state_dir
 
@@ -166,13 +195,16 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, concurrency
         if source is None and os.path.isfile(file):
             with open(file, "rb") as f:
                 source = f.read().decode("utf-8", "replace")
-        return spec, make_executor(executor, answers=answers), parse_inputs(inputs), source
+        cfg_path = _config_path(config, file)
+        ex = _executor(executor, answers, cfg_path, sources)
+        return spec, ex, parse_inputs(inputs), source, cfg_path
 
-    spec, ex, values, source = _run_guarded(obj, prepare)
+    spec, ex, values, source, cfg_path = _run_guarded(obj, prepare)
     store = None if no_journal else (state_dir or default_state_dir(file))
-    profile = {"name": executor, **({"answers": os.path.abspath(answers)} if answers else {})}
+    profile = {"name": executor, "config": cfg_path,
+               **({"answers": os.path.abspath(answers)} if answers else {})}
     digest = hashlib.sha256(source.encode()).hexdigest()[:16] if source else None
-    sink, live = _progress(f"{spec.name} ({executor})", quiet)
+    sink, live = _progress(f"{spec.name} ({executor or _routing(cfg_path)})", quiet)
     result = _drive(obj, lambda: run_async(
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
         reuse_from=resume_from, executor_profile=profile, digest=digest), live)
@@ -188,21 +220,22 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, concurrency
 @click.option("--executor", "-e", help="Executor (default: the one the run started with).")
 @click.option("--answers", type=click.Path(dir_okay=False),
               help="Answer file for the scripted executor.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="wlisp.toml to use (default: the one the run started with).")
 @click.option("--concurrency", "-c", type=int, help="Bound on concurrent steps.")
 @state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.pass_obj
-def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, concurrency,
+def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
                state_dir, as_json, quiet) -> None:
     """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
-    from .executors import make_executor
     from .runtime import resume_async, usage_error
     from .runtime.journal import Journal, default_state_dir
 
     store = state_dir or default_state_dir()
 
-    def prepare(_sources):
+    def prepare(sources):
         journal = Journal(store, create=False)
         try:
             run = journal.run(run_id)
@@ -210,8 +243,10 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, concurre
         finally:
             journal.close()
         profile = json.loads(run["executor"] or "{}")
-        name = executor or profile.get("name") or "mock"
-        ex = make_executor(name, answers=answers or profile.get("answers"))
+        name = executor or profile.get("name")
+        cfg_path = os.path.abspath(config) if config else profile.get("config")
+        ex = _executor(name, answers or profile.get("answers"), cfg_path, sources)
+        name = name or _routing(cfg_path)
         given = {}
         for a in answer:
             node, sep, value = a.partition("=")

@@ -28,7 +28,9 @@ def agent_template(sched, name: str) -> dict:
         agent = spec.agents.get(name, {})
         tools = [{"name": x, **spec.tools.get(x, {})} for x in agent.get("tools") or ()]
         retries = agent.get("retries")
+        meta = {"executor": agent["executor"]} if agent.get("executor") else {}
         t = cache[name] = {
+            "_agent_meta": meta,
             "agent": name, "description": agent.get("description") or "",
             "max_steps": agent.get("max_steps"), "output_schema": None,
             "model": agent.get("model"), "system": agent.get("system"), "tools": tools or None,
@@ -59,7 +61,8 @@ def step_template(sched, np) -> dict:
             else returns
     if t["trust"] == "quarantined":
         t["tools"] = None  # quarantined steps get no tools
-    t["_meta"] = {"node": node.id, "source": node.span.to_json() if node.span else None}
+    t["_meta"] = {"node": node.id, "source": node.span.to_json() if node.span else None,
+                  **t["_agent_meta"]}
     return t
 
 

@@ -1,0 +1,131 @@
+"""The openai executor through the real SDK against a real HTTP server on loopback."""
+
+import json
+import sys
+
+import pytest
+
+from wlisp.api import compile
+from wlisp.runtime import run
+
+from .chat_server import ChatServer, completion
+
+openai = pytest.importorskip("openai")
+
+from wlisp.executors.openai_api import OpenAIExecutor  # noqa: E402
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as s:
+        yield s
+
+
+def executor(server, **kw):
+    return OpenAIExecutor(base_url=server.url, api_key_env="TEST_KEY", model="m",
+                          timeout=kw.pop("timeout", 5), **kw)
+
+
+def test_plain_text_with_system_prompt_and_usage(server, monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "sk-test-123")
+    server.replies = [completion("Hello there", prompt_tokens=7, completion_tokens=3)]
+    spec = compile('(defagent greeter :system "Be brief.") '
+                   '(defworkflow main [] (spawn greeter "Say hi"))')
+    res = run(spec, executor(server, prices={"m": {"input": 1.0, "output": 2.0}}), {})
+    assert res.status == "completed" and res.value["output"] == "Hello there"
+    assert res.value["usage"] == {"input_tokens": 7, "output_tokens": 3, "cost": 1.3e-05}
+    req = server.requests[0]
+    assert req["path"] == "/v1/chat/completions" and req["auth"] == "Bearer sk-test-123"
+    assert req["body"]["messages"] == [{"role": "system", "content": "Be brief."},
+                                       {"role": "user", "content": "Say hi"}]
+
+
+def test_json_schema_answers(server):
+    server.replies = [completion('{"score": 0.8, "reason": "solid"}')]
+    spec = compile("(defagent critic) (defworkflow main [] "
+                   "(let [r (spawn critic \"rate\" :returns {:score number :reason string})] "
+                   "[r.score r.reason]))")
+    res = run(spec, executor(server), {})
+    assert res.value == [0.8, "solid"]
+    rf = server.requests[0]["body"]["response_format"]
+    assert rf["type"] == "json_schema" and rf["json_schema"]["schema"]["required"] == [
+        "score", "reason"]
+
+
+def test_servers_without_json_schema_get_json_object(server):
+    server.replies = [{"status": 400, "body": {"error": {"message": "response_format "
+                                                         "json_schema is not supported"}}},
+                      completion('{"ok": true}')]
+    spec = compile("(defagent a) (defworkflow main [] "
+                   "(let [r (spawn a \"go\" :returns {:ok bool})] r.ok))")
+    res = run(spec, executor(server), {})
+    assert res.status == "completed" and res.value is True
+    second = server.requests[1]["body"]
+    assert second["response_format"] == {"type": "json_object"}
+    assert "JSON Schema" in second["messages"][-1]["content"]
+
+
+def test_tool_calls_over_several_rounds(server, tmp_path):
+    server.replies = [
+        completion(tool_calls=[("count", {"word": "alpha"}), ("count", {"word": "beta"})]),
+        completion(tool_calls=[("nosuch", {}), ("fails", {})]),
+        completion("alpha=5 beta=4"),
+    ]
+    spec = compile(f"""
+(deftool count :description "letters in a word" :params {{:word string}}
+  :command ["{sys.executable}" "-c" "import sys; print(len(sys.argv[1]))" "{{word}}"])
+(deftool fails :command ["{sys.executable}" "-c" "import sys; sys.exit(2)"])
+(defagent counter :tools [count fails] :max-steps 5)
+(defworkflow main [] (spawn counter "count letters"))""")
+    res = run(spec, executor(server), {})
+    assert res.status == "completed" and res.value["output"] == "alpha=5 beta=4"
+    assert res.value["usage"]["input_tokens"] == 30  # three rounds
+    second = server.requests[1]["body"]["messages"]
+    tool_msgs = [m for m in second if m["role"] == "tool"]
+    assert [m["content"].strip() for m in tool_msgs] == ["5", "4"]
+    assert server.requests[0]["body"]["tools"][0]["function"]["name"] == "count"
+    third = [m for m in server.requests[2]["body"]["messages"] if m["role"] == "tool"][-2:]
+    assert "unknown tool `nosuch`" in third[0]["content"]
+    assert "exited with 2" in json.loads(third[1]["content"])["error"]
+
+
+def test_iteration_cap_and_finish_reasons(server):
+    server.replies = [completion(tool_calls=[("ghost", {})])] * 3
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "loop" :max-steps 3 :retries 0))')
+    res = run(spec, executor(server), {})
+    node = res.nodes["main/a"]
+    assert res.status == "failed" and node["outcome"]["finish_reason"] == "unknown_tool"
+    assert len(server.requests) == 3
+
+
+def test_rate_limit_is_retried_by_the_runtime(server):
+    server.replies = [{"status": 429, "body": {"error": {"message": "slow down"}}},
+                      completion("finally")]
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "x" :retries 2))')
+    res = run(spec, executor(server), {}, retry_base=0.01)
+    assert res.status == "completed" and res.value["output"] == "finally"
+    assert res.nodes["main/a"]["attempts"] == 2
+
+
+def test_malformed_json_is_a_failed_step(server):
+    server.replies = ["MALFORMED"]
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "x" :retries 0))')
+    res = run(spec, executor(server), {})
+    assert res.status == "failed" and "bad API response" in res.nodes["main/a"]["error"]
+
+
+def test_a_hanging_server_times_out_as_a_transient_failure(server):
+    server.replies = ["HANG", completion("second try")]
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "x" :retries 1))')
+    res = run(spec, executor(server, timeout=0.5), {}, retry_base=0.01)
+    assert res.status == "completed" and res.value["output"] == "second try"
+
+
+def test_token_and_cost_budgets_use_real_usage(server):
+    server.replies = [completion("a", prompt_tokens=60, completion_tokens=50),
+                      completion("b", prompt_tokens=60, completion_tokens=50)]
+    spec = compile('(defagent a) (defworkflow main [] :budget {:tokens 150} '
+                   '(do (spawn a "one") (spawn a "two") (spawn a "three")))')
+    res = run(spec, executor(server), {})
+    assert res.status == "budget_exhausted" and "token budget of 150" in res.error
+    assert len(server.requests) == 2

@@ -1,0 +1,305 @@
+"""Editing support for the REPL that needs no terminal: completeness, indentation, completion.
+
+Everything here works on plain text with its own small scanner (not the
+parser), because it runs on every key press over *unfinished* input: a
+half-typed form is the normal case, not an error. The scanner knows strings,
+triple-quoted strings, comments and quote prefixes, so a `(` inside
+`"a (quote"` or `; (comment` never keeps the REPL waiting for a `)`.
+
+The prompt-toolkit glue lives in `repl.py`; this module imports nothing from
+it, so it is cheap to test and reusable by other front ends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+_DELIMS = set(' \t\r\n,;()[]{}"\'`~')
+_TOKEN_END = re.compile(r'[^\s,;()\[\]{}"\'`~]*\Z')
+_COMMAND = re.compile(r"\s*(:(\S*))")
+
+# REPL commands: name -> (argument, what it does). `repl.py` dispatches on these.
+COMMANDS = {
+    "help": ("", "show this help"),
+    "spec": ("EXPR", "show the compiled WorkflowSpec of EXPR as JSON (nothing runs)"),
+    "graph": ("EXPR", "show the node graph of EXPR as Mermaid (nothing runs)"),
+    "load": ("FILE", "evaluate the definitions (and expressions) of a .wl file"),
+    "executor": ("[NAME [ANSWERS]]", "show or switch the executor (mock, scripted)"),
+    "reset": ("", "forget every definition"),
+    "quit": ("", "leave the REPL (Ctrl-D does too)"),
+}
+# Commands whose argument is wlisp code: the input is complete only when it is.
+CODE_COMMANDS = {"spec", "graph"}
+
+# Forms whose body is indented by two spaces rather than aligned with the first argument.
+BODY_FORMS = {"fn", "let", "loop", "do", "seq", "when", "try", "classify", "case", "cond",
+              "parallel", "pipeline", "tournament", "import"}
+
+# Keyword options per form. The big sets come from forms.py; the small literal ones
+# mirror the sets that forms.py passes to `ev.options(...)`.
+_LITERAL_OPTIONS = {
+    "loop": {"max", "until", "id"},
+    "tournament": {"format", "id"},
+    "map": {"limit"},
+    "pipeline": {"limit", "id"},
+    "try": {"catch", "id"},
+    "human": {"id", "returns", "description"},
+    "deftool": {"description", "params", "command"},
+    "import": {"only", "as"},
+}
+# Values of options that take one of a few keywords.
+OPTION_VALUES = {
+    "role": ("explore", "plan", "implement", "verify", "custom"),
+    "isolation": ("shared", "read-only", "worktree", "remote"),
+    "context": ("none", "system-only", "full"),
+    "trust": ("trusted", "quarantined"),
+    "format": ("single-elim", "round-robin"),
+}
+
+
+def form_options() -> dict[str, set[str]]:
+    """Keyword options of every form that takes some (imported late: forms.py is heavy)."""
+    from .forms import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
+
+    return {"defagent": set(AGENT_OPTS), "spawn": set(SPAWN_OPTS),
+            "defworkflow": set(WORKFLOW_OPTS), **_LITERAL_OPTIONS}
+
+
+# --- the scanner -------------------------------------------------------------------
+
+
+@dataclass
+class Frame:
+    """One open bracket, with what indentation and completion need to know about it."""
+
+    opener: str
+    line: int                      # 0-based line of the opener
+    col: int                       # 0-based column of the opener
+    items: int = 0                 # forms started inside so far
+    head: str | None = None        # the first item, when it is an atom
+    arg_col: int | None = None     # column of the second item, when on the opener's line
+    prev: str | None = None        # the last complete atom (to know which option a value is for)
+
+
+@dataclass
+class Scan:
+    frames: list[Frame] = field(default_factory=list)
+    in_string: bool = False        # the text ends inside a string
+    in_comment: bool = False       # the text ends inside a `;` comment
+    dangling_prefix: bool = False  # the text ends with a quote prefix waiting for its form
+    stray: bool = False            # a closer with no (or the wrong) opener: complete, but wrong
+
+
+def scan(text: str) -> Scan:
+    """Scan `text` and report the open brackets and strings at its end."""
+    out = Scan()
+    frames = out.frames
+    i, n, line, line_start = 0, len(text), 0, 0
+    prefixed = False
+
+    def start_item(col: int) -> Frame | None:
+        nonlocal prefixed
+        frame = frames[-1] if frames else None
+        if prefixed:
+            prefixed = False
+            return frame
+        if frame is not None:
+            frame.items += 1
+            if frame.items == 2 and line == frame.line:
+                frame.arg_col = col
+        return frame
+
+    while i < n:
+        ch = text[i]
+        col = i - line_start
+        if ch == "\n":
+            line, line_start = line + 1, i + 1
+            i += 1
+        elif ch in " \t\r,":
+            i += 1
+        elif ch == ";":
+            while i < n and text[i] != "\n":
+                i += 1
+            out.in_comment = i >= n
+        elif ch == '"':
+            frame = start_item(col)
+            if frame is not None:
+                frame.prev = None
+            quote = '"""' if text.startswith('"""', i) else '"'
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if text[i] == "\\":
+                    i += 1
+                elif text[i] == "\n":
+                    line, line_start = line + 1, i + 1
+                i += 1
+            if i >= n:
+                out.in_string = True
+                return out
+            i += len(quote)
+        elif ch in "'`~":
+            start_item(col)
+            prefixed = True
+            i += 2 if text.startswith("~@", i) else 1
+        elif ch in OPENERS:
+            frame = start_item(col)
+            if frame is not None:
+                frame.prev = None
+            frames.append(Frame(ch, line, col))
+            i += 1
+        elif ch in CLOSERS:
+            if not frames or frames[-1].opener != CLOSERS[ch]:
+                out.stray = True
+                return out
+            frames.pop()
+            prefixed = False
+            i += 1
+        else:
+            start = i
+            while i < n and text[i] not in _DELIMS:
+                i += 1
+            frame = start_item(col)
+            if frame is not None:
+                if frame.items == 1:
+                    frame.head = text[start:i]
+                frame.prev = text[start:i]
+    out.dangling_prefix = prefixed
+    return out
+
+
+def is_complete(text: str) -> bool:
+    """True when `text` is ready to evaluate: every bracket and string is closed.
+
+    Blank input and input with a stray closer count as complete — there is
+    nothing to wait for, and the reader will explain a stray closer.
+    """
+    s = scan(text)
+    if s.stray:
+        return True
+    return not (s.frames or s.in_string or s.dangling_prefix)
+
+
+def command_of(text: str) -> tuple[str, str] | None:
+    """(name, argument) when `text` is a REPL command, i.e. starts with `:`.
+
+    The argument is `text` with the `:name` blanked out by spaces, so code in it
+    keeps its line and column for diagnostics.
+    """
+    m = _COMMAND.match(text)
+    if m is None:
+        return None
+    return m.group(2), text[: m.start(1)] + " " * (m.end(1) - m.start(1)) + text[m.end(1):]
+
+
+def submit_ready(text: str) -> bool:
+    """Whether the REPL should evaluate `text` now (a command, or complete forms)."""
+    cmd = command_of(text)
+    if cmd is not None and cmd[0] not in CODE_COMMANDS:
+        return True
+    return is_complete(text)
+
+
+def indent_for(text_before: str) -> int:
+    """Column for a new line typed after `text_before` (Lisp style).
+
+    Inside `[` or `{`: one past the opener. Inside `(`: two past it for
+    definitions and body forms; aligned with the first argument when it is on
+    the opener's line (`(spawn reviewer` → under `reviewer`); otherwise two
+    past. Inside a multi-line string the previous line's indentation is kept.
+    """
+    s = scan(text_before)
+    if s.in_string:
+        last = text_before.rsplit("\n", 1)[-1]
+        return len(last) - len(last.lstrip(" "))
+    if not s.frames:
+        return 0
+    f = s.frames[-1]
+    if f.opener != "(":
+        return f.col + 1
+    if f.head is None:
+        return f.col + 1
+    if f.head.startswith("def") or f.head in BODY_FORMS or f.arg_col is None:
+        return f.col + 2
+    return f.arg_col
+
+
+# --- completion -----------------------------------------------------------------------
+
+
+def names_in(env) -> dict[str, str]:
+    """Every name visible in `env` -> its kind (agent, schema, function, builtin, ...)."""
+    out: dict[str, str] = {}
+    while env is not None:
+        for name, value in env.vars.items():
+            out.setdefault(name, getattr(value, "type_name", "value"))
+        env = env.parent
+    return out
+
+
+def special_forms() -> list[str]:
+    from .compiler import SPECIAL  # importing the compiler registers the workflow forms
+
+    return sorted(SPECIAL)
+
+
+def completions(text_before: str, names: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
+    """What may replace the token being typed at the end of `text_before`.
+
+    Returns (prefix, [(candidate, kind)...]) where `prefix` is the partial
+    token the candidates replace. Knows the form being typed: `:` offers that
+    form's keyword options (or the values of `:role`, `:trust`...), the agent
+    argument of `spawn` offers agents, `:returns` offers schemas, the head of a
+    list offers special forms and callables, any other place offers names.
+    Inside strings and comments there is nothing to offer.
+    """
+    prefix = _TOKEN_END.search(text_before).group(0)
+    s = scan(text_before[: len(text_before) - len(prefix)])
+    if s.in_string or s.in_comment or s.stray:
+        return prefix, []
+    if not s.frames:
+        if prefix.startswith(":") and not text_before[: -len(prefix)].strip():
+            return prefix, _match(prefix, [(":" + c, "command") for c in COMMANDS])
+        return prefix, _match(prefix, _all_names(names, head=False))
+    f = s.frames[-1]
+    opt_key = f.prev[1:] if f.prev and f.prev.startswith(":") else None
+    if opt_key in OPTION_VALUES:
+        return prefix, _match(prefix, [(":" + v, opt_key) for v in OPTION_VALUES[opt_key]])
+    if opt_key == "returns" or (f.head == "defschema" and f.items >= 2):
+        return prefix, _match(prefix, _of_kind(names, "schema") + [
+            (t, "type") for t in ("string", "int", "number", "bool", "any", "null")])
+    if prefix.startswith(":"):
+        opts = form_options().get(f.head or "", set())
+        return prefix, _match(prefix, [(":" + o, f"option of {f.head}") for o in sorted(opts)])
+    if "." in prefix:
+        return prefix, []
+    if f.opener == "(" and f.items == 0:
+        return prefix, _match(prefix, _all_names(names, head=True))
+    if f.head == "spawn" and f.items == 1:
+        return prefix, _match(prefix, _of_kind(names, "agent"))
+    return prefix, _match(prefix, _all_names(names, head=False))
+
+
+def _of_kind(names: dict[str, str], kind: str) -> list[tuple[str, str]]:
+    return [(n, k) for n, k in sorted(names.items()) if k == kind]
+
+
+def _all_names(names: dict[str, str], head: bool) -> list[tuple[str, str]]:
+    """Special forms first at a list's head (where they mean something), then names."""
+    out = [(n, "special form") for n in special_forms()] if head else []
+    callable_kinds = {"function", "macro", "workflow", "builtin"}
+    for n, k in sorted(names.items()):
+        if not head or k in callable_kinds:
+            out.append((n, k))
+    return out
+
+
+def _match(prefix: str, candidates: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for name, kind in candidates:
+        if name.startswith(prefix) and name not in seen:
+            seen.add(name)
+            out.append((name, kind))
+    return out

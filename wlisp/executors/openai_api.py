@@ -1,0 +1,202 @@
+"""The `openai` executor: any OpenAI-compatible chat-completions endpoint (SPEC §8).
+
+Uses the official `openai` SDK (the `wlisp[openai]` extra). Structured steps
+ask for `response_format: json_schema`; a server that rejects it is asked for
+`json_object` with the schema in the prompt instead (and remembered). Agents
+with `deftool` tools get the tool-calling loop of the coordinator seed: tool
+calls of one turn run in parallel as argv commands with a per-tool timeout;
+unknown or failing tools are reported back to the model as `{"error": ...}`;
+the loop stops at the model's answer or at the iteration cap (`:max-steps`).
+Rate limits, timeouts and connection errors come back as transient failures,
+which the runtime retries with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+
+from ..errors import Diagnostic, WlispError
+from ..runtime.types import StepOutcome, StepSpec
+
+TOOL_OUTPUT_LIMIT = 16_000
+_HOLE = re.compile(r"\{([^{}]+)\}")
+
+
+class OpenAIExecutor:
+    def __init__(self, *, name: str = "openai", base_url: str | None = None,
+                 api_key_env: str | None = "OPENAI_API_KEY", model: str | None = None,
+                 prices: dict | None = None, timeout: float = 120.0, tool_timeout: float = 60.0,
+                 max_iterations: int = 8, structured: str = "json_schema",
+                 temperature: float | None = None, concurrency: int = 16, client=None):
+        try:
+            import openai
+        except ImportError:
+            raise WlispError(Diagnostic("W0903", "the openai executor needs the `openai` "
+                                        "package: pip install 'wlisp[openai]'")) from None
+        self.openai = openai
+        key = os.environ.get(api_key_env) if api_key_env else None
+        if api_key_env and key is None and base_url is None:
+            raise WlispError(Diagnostic("W0902", f"executor `{name}`: environment variable "
+                                        f"`{api_key_env}` is not set"))
+        self.client = client or openai.AsyncOpenAI(base_url=base_url, api_key=key or "none",
+                                                   timeout=timeout, max_retries=0)
+        self.name, self.model, self.prices = name, model, prices or {}
+        self.tool_timeout, self.max_iterations = tool_timeout, max_iterations
+        self.structured = structured
+        self.temperature = temperature
+        self.concurrency_hint = concurrency
+
+    async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
+        model = spec.model or self.model
+        if not model:
+            return StepOutcome.failed(spec.task_id, spec.agent, f"executor `{self.name}` has "
+                                      "no model: set `model` in wlisp.toml or `:model`")
+        messages = []
+        if spec.system:
+            messages.append({"role": "system", "content": spec.system})
+        messages.append({"role": "user", "content": spec.prompt})
+        tools = {t["name"]: t for t in spec.tools or []}
+        usage = {"input_tokens": 0, "output_tokens": 0, "cost": 0.0}
+        cap = spec.max_steps or self.max_iterations
+        last_unknown = False
+        for _ in range(cap):
+            try:
+                resp = await self._complete(model, messages, tools, spec.output_schema)
+            except self.openai.RateLimitError as exc:
+                return self._failed(spec, f"rate limited: {_brief(exc)}", "rate_limit", usage)
+            except self.openai.APITimeoutError:
+                return self._failed(spec, "the API did not answer in time", "timeout", usage)
+            except self.openai.APIConnectionError as exc:
+                return self._failed(spec, f"cannot reach the API: {_brief(exc)}",
+                                    "connection", usage)
+            except self.openai.APIStatusError as exc:
+                reason = "transient" if exc.status_code >= 500 else "error"
+                return self._failed(spec, f"API error {exc.status_code}: {_brief(exc)}", reason,
+                                    usage)
+            except (self.openai.APIError, ValueError) as exc:
+                return self._failed(spec, f"bad API response: {_brief(exc)}", "error", usage)
+            self._count(resp, model, usage)
+            if not getattr(resp, "choices", None):
+                return self._failed(spec, "the API answered without choices", "error", usage)
+            msg = resp.choices[0].message
+            calls = msg.tool_calls or []
+            if not calls:
+                return StepOutcome(task_id=spec.task_id, session_id=getattr(resp, "id", "") or "",
+                                   agent=spec.agent, output=msg.content or "", success=True,
+                                   usage=usage, finish_reason="stop")
+            messages.append({"role": "assistant", "content": msg.content or None,
+                             "tool_calls": [{"id": c.id, "type": "function",
+                                             "function": {"name": c.function.name,
+                                                          "arguments": c.function.arguments}}
+                                            for c in calls]})
+            results = await asyncio.gather(*(self._run_tool(tools, c) for c in calls))
+            last_unknown = all(c.function.name not in tools for c in calls)
+            for c, content in zip(calls, results, strict=True):
+                messages.append({"role": "tool", "tool_call_id": c.id, "content": content})
+        reason = "unknown_tool" if last_unknown else "max_iterations"
+        return self._failed(spec, f"no answer after {cap} tool-calling rounds", reason, usage)
+
+    async def _complete(self, model, messages, tools, schema):
+        kwargs: dict = {"model": model, "messages": messages}
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        if tools:
+            kwargs["tools"] = [{"type": "function", "function": {
+                "name": name, "description": t.get("description", ""),
+                "parameters": t.get("params") or {"type": "object", "properties": {}}}}
+                for name, t in tools.items()]
+        if schema is not None and self.structured == "json_schema":
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": schema}}
+            try:
+                return await self.client.chat.completions.create(**kwargs)
+            except self.openai.BadRequestError as exc:
+                if "response_format" not in str(exc) and "json_schema" not in str(exc):
+                    raise
+                self.structured = "json_object"  # this server lacks it: fall back, remember
+        if schema is not None and self.structured in ("json_object", "prompt"):
+            messages = [*messages[:-1], {"role": "user", "content": messages[-1]["content"]
+                        + "\n\nAnswer with only a JSON value matching this JSON Schema:\n"
+                        + json.dumps(schema)}]
+            kwargs["messages"] = messages
+            kwargs.pop("response_format", None)
+            if self.structured == "json_object":
+                kwargs["response_format"] = {"type": "json_object"}
+        return await self.client.chat.completions.create(**kwargs)
+
+    def _count(self, resp, model, usage) -> None:
+        u = getattr(resp, "usage", None)
+        if u is None:
+            return
+        inp, out = int(u.prompt_tokens or 0), int(u.completion_tokens or 0)
+        usage["input_tokens"] += inp
+        usage["output_tokens"] += out
+        price = self.prices.get(model) or {}
+        usage["cost"] += (inp * float(price.get("input", 0)) +
+                          out * float(price.get("output", 0))) / 1_000_000
+
+    async def _run_tool(self, tools, call) -> str:
+        name = call.function.name
+        tool = tools.get(name)
+        if tool is None:
+            return json.dumps({"error": f"unknown tool `{name}`; available: "
+                               + (", ".join(tools) or "none")})
+        try:
+            args = json.loads(call.function.arguments or "{}")
+            if not isinstance(args, dict):
+                raise ValueError("arguments must be a JSON object")
+        except ValueError as exc:
+            return json.dumps({"error": f"invalid arguments for `{name}`: {exc}"})
+        argv = []
+        for part in tool.get("command", []):
+            missing = [h for h in _HOLE.findall(part) if h not in args]
+            if missing:
+                return json.dumps({"error": f"`{name}` needs argument(s) {', '.join(missing)}"})
+            argv.append(_HOLE.sub(lambda m: _arg(args[m.group(1)]), part))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            return json.dumps({"error": f"cannot run `{argv[0]}`: {exc.strerror or exc}"})
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.tool_timeout)
+        except TimeoutError:
+            _killpg(proc)
+            await proc.wait()
+            return json.dumps({"error": f"`{name}` timed out after {self.tool_timeout}s"})
+        except asyncio.CancelledError:
+            _killpg(proc)
+            raise
+        text = out.decode("utf-8", "replace")[:TOOL_OUTPUT_LIMIT]
+        if proc.returncode != 0:
+            return json.dumps({"error": f"`{name}` exited with {proc.returncode}",
+                               "stderr": err.decode("utf-8", "replace")[-2000:],
+                               "stdout": text})
+        return text
+
+    @staticmethod
+    def _failed(spec, message, reason, usage) -> StepOutcome:
+        out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
+        out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
+        return out
+
+
+def _arg(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _brief(exc) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "…"
+
+
+def _killpg(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
