@@ -140,6 +140,20 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
     click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
 
+@main.command("repl")
+@click.option("--executor", "-e", default="mock", show_default=True,
+              help="Executor for forms that spawn: mock, scripted.")
+@click.option("--answers", type=click.Path(dir_okay=False),
+              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.pass_obj
+def repl_cmd(obj: Context, executor: str, answers: str | None, quiet: bool) -> None:
+    """Interactive session; with a non-terminal stdin, evaluate its forms and print results."""
+    from .repl import main as repl_main
+
+    sys.exit(repl_main(executor, answers, quiet, obj.debug))
+
+
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the WorkflowSpec format."""

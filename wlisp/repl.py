@@ -1,0 +1,546 @@
+"""`wlisp repl`: an interactive session (SPEC §11), and its scriptable twin for pipes.
+
+One `Session` evaluates inputs for both front ends, so what a script sees is
+what a person sees:
+
+- `interactive()` reads inputs with prompt-toolkit: multi-line editing that
+  submits when the form is complete, auto-indentation, highlighting (the
+  pygments lexer in `lexer.py`), completion (`complete.py`), history.
+- `stream()` reads a non-terminal stdin line by line, evaluates each input as
+  soon as it is complete, prints one result per form on stdout and
+  diagnostics on stderr, and keeps going after errors.
+
+Definitions accumulate in one compiler module. A form that creates steps
+compiles to a WorkflowSpec and runs at once against the session's executor;
+Ctrl-C cancels the run, not the session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from contextlib import nullcontext
+
+from .complete import COMMANDS, command_of, submit_ready
+from .data import List, Symbol, pr_str
+from .errors import Diagnostic, Span, WlispError, did_you_mean, render_all
+
+# Forms evaluated as definitions (their value is printed, nothing runs).
+DEFINITIONS = frozenset({"def", "defn", "defmacro", "defagent", "deftool", "defschema",
+                         "defworkflow", "import"})
+WIDTH = 100          # values longer than this print one item per line
+PREVIEW = 60         # characters of an outcome's output shown in its summary
+_KEYWORD_NAME = re.compile(r"[^\s\d:.,;()\[\]{}\"'`~@][^\s:,;()\[\]{}\"'`~@]*\Z")
+
+
+class Session:
+    """Evaluates REPL inputs: commands, definitions, expressions, runs."""
+
+    def __init__(self, executor: str = "mock", answers: str | None = None, *, out=None,
+                 err=None, live: bool = False, quiet: bool = False, debug: bool = False):
+        from .executors import make_executor
+
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.live, self.quiet, self.debug = live, quiet, debug
+        self.executor = make_executor(executor, answers=answers)  # WlispError: a usage error
+        self.executor_name, self.answers = executor, answers
+        self.errors = 0      # inputs that reported an error (the exit status of a script)
+        self.count = 0       # inputs so far, to name them `<repl:N>`
+        self.done = False
+        self.reset()
+
+    def reset(self) -> None:
+        from .compiler import Compiler
+
+        self.comp = Compiler()
+        self.comp.allow_redefine = True
+        self.env = self.comp.new_module()
+
+    # --- output -----------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def fail(self, message: str) -> None:
+        self.errors += 1
+        print(f"error: {message}", file=self.err, flush=True)
+
+    def report(self, diags: list[Diagnostic]) -> None:
+        self.errors += 1
+        print(render_all(diags, self.comp.sources), file=self.err, flush=True)
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def submit(self, text: str, name: str | None = None, line: int = 1,
+               full: str | None = None) -> None:
+        """Evaluate one complete input: a `:command`, or any number of forms.
+
+        `name` and `line` say where the input came from, so that diagnostics
+        point into it; `full` is the whole text of that source (a script's
+        stdin so far) for the caret excerpt. Nothing raised here ends the
+        session: user mistakes become diagnostics, internal errors a message.
+        """
+        self.count += 1
+        name = name or f"<repl:{self.count}>"
+        self.comp.sources.add(name, full if full is not None else text)
+        try:
+            cmd = command_of(text)
+            if cmd is None:
+                self.eval_text(text, name, line)
+            else:
+                self.command(cmd[0], cmd[1], text, name, line)
+        except WlispError as err:
+            self.report(err.diagnostics)
+        except KeyboardInterrupt:
+            self.fail("interrupted")
+        except Exception as exc:  # a bug in wlisp must not end the session
+            if self.debug:
+                traceback.print_exc(file=self.err)
+            self.fail(f"internal error: {type(exc).__name__}: {exc}"
+                      + ("" if self.debug else " (`wlisp --debug repl` shows the traceback)"))
+        finally:
+            self.comp.diagnostics.clear()
+
+    def eval_text(self, text: str, name: str, line: int = 1, quiet_defs: bool = False) -> None:
+        from .reader import read
+
+        for form in read("\n" * (line - 1) + text, name):
+            self.eval_form(form, quiet_defs)
+
+    def eval_form(self, form, quiet_defs: bool = False) -> None:
+        """Define, print or run one form; its errors are reported, later forms still run."""
+        try:
+            if _head(form) in DEFINITIONS:
+                value = self.comp.guarded(self.comp.eval, form, self.env)
+                for d in self.comp.diagnostics:
+                    if d.code == "W0406":
+                        d.notes.append(("in the REPL, evaluate the expression on its own to "
+                                        "run it now, or define a function or workflow", None))
+                self._raise_recorded()
+                if not quiet_defs:
+                    self.say(show(value))
+                return
+            value, spec = self.compile([form])
+            if spec is None:
+                self.say(show(value))
+            else:
+                self.run(spec)
+        except WlispError as err:
+            self.report(err.diagnostics)
+        finally:
+            self.comp.diagnostics.clear()
+
+    def compile(self, forms):
+        """(value, None) for a compile-time value, (None, spec) for steps to run.
+
+        Agents, functions and workflows exist only at compile time, so the
+        compiler refuses them as a workflow's result (W0309); the REPL still
+        prints them, by evaluating such a form once more outside a workflow.
+        """
+        from .expand import has_ref
+
+        span = getattr(forms[0], "span", None) if forms else None
+        try:
+            return self.comp.compile_expression(forms, self.env, name="repl", span=span)
+        except WlispError as err:
+            self.comp.diagnostics.clear()
+            if len(forms) != 1 or any(d.code != "W0309" for d in err.diagnostics):
+                raise
+            value = self.comp.guarded(self.comp.eval, forms[0], self.env)
+            if self.comp.diagnostics or has_ref(value):
+                raise err from None
+            return value, None
+
+    def _raise_recorded(self) -> None:
+        if self.comp.diagnostics:
+            diags = list(self.comp.diagnostics)
+            self.comp.diagnostics.clear()
+            raise WlispError(diags)
+
+    # --- running ----------------------------------------------------------------------
+
+    def run(self, spec) -> None:
+        """Run `spec` now with progress; Ctrl-C cancels the run and returns to the prompt."""
+        import asyncio
+
+        from .runtime import run_async
+
+        sink, shown = None, nullcontext()
+        if self.live and not self.quiet:
+            from .progress import LiveProgress
+
+            sink = shown = LiveProgress(f"{spec.name} ({self.executor_name})")
+        elif not self.quiet:
+            from .progress import PlainProgress
+
+            sink = PlainProgress(self.err)
+        try:
+            with shown:  # asyncio.run cancels the run's task on Ctrl-C, then raises here
+                result = asyncio.run(run_async(spec, self.executor, {}, events=sink))
+        except KeyboardInterrupt:
+            self.fail("interrupted: the run was cancelled (definitions are kept)")
+            return
+        if result.status == "completed":
+            self.say(show(result.value, runtime=True, top=True))
+            return
+        self.fail(f"run {result.status}: {result.error}")
+        for node_id, info in result.nodes.items():
+            if info["status"] == "failed":
+                print(f"  {info.get('source') or '?'}: {node_id} failed: {info.get('error')}",
+                      file=self.err)
+        for gate, prompt in result.gates.items():
+            print(f"  waiting at {gate}: {prompt}\n  (the REPL cannot answer human gates: "
+                  "use `wlisp run` and `wlisp resume --answer`)", file=self.err)
+
+    # --- commands -----------------------------------------------------------------------
+
+    def command(self, name: str, arg: str, text: str, source: str, line: int) -> None:
+        if name not in COMMANDS:
+            at = text.index(":")
+            row = line + text.count("\n", 0, at)
+            col = at - text.rfind("\n", 0, at)
+            raise WlispError.at("W0701", f"unknown command `:{name}`"
+                                + did_you_mean(f":{name}", [f":{c}" for c in COMMANDS])
+                                + "; `:help` lists them",
+                                Span(source, row, col, row, col + 1 + len(name)))
+        if not COMMANDS[name][0] and arg.strip():
+            raise _usage(f"`:{name}` takes no argument")
+        getattr(self, f"cmd_{name}")(arg, source, line)
+
+    def cmd_help(self, _arg, _source, _line) -> None:
+        self.say(help_text())
+
+    def cmd_quit(self, _arg, _source, _line) -> None:
+        self.done = True
+
+    def cmd_reset(self, _arg, _source, _line) -> None:
+        self.reset()
+        self.say("definitions cleared")
+
+    def cmd_spec(self, arg, source, line) -> None:
+        spec = self.spec_of(arg, source, line, "spec")
+        if spec is not None:
+            self.say(spec.to_json(indent=2))
+
+    def cmd_graph(self, arg, source, line) -> None:
+        from .graph import to_mermaid
+
+        spec = self.spec_of(arg, source, line, "graph")
+        if spec is not None:
+            self.say(to_mermaid(spec))
+
+    def spec_of(self, arg: str, source: str, line: int, what: str):
+        """Compile the argument of `:spec`/`:graph` without running it.
+
+        A workflow's name gives that workflow's spec (its parameters become
+        inputs); anything else compiles like an input would. Prints and returns
+        None when there are no steps.
+        """
+        from .compiler import WorkflowDef
+        from .reader import read
+
+        forms = read("\n" * (line - 1) + arg, source)
+        if not forms:
+            raise _usage(f"`:{what}` needs an expression or a workflow name, e.g. "
+                         f"`:{what} (spawn writer \"hi\")`")
+        wf = _lookup(self.env, forms[0]) if len(forms) == 1 else None
+        if isinstance(wf, WorkflowDef):
+            spec = self.comp.compile_workflow(wf)
+            self._raise_recorded()
+            return spec
+        value, spec = self.compile(forms)
+        if spec is None:
+            self.say(f"no steps: this is the compile-time value {show(value)}")
+        return spec
+
+    def cmd_load(self, arg, _source, _line) -> None:
+        from .reader import read
+
+        path = arg.strip()
+        if len(path) > 1 and path[0] == path[-1] and path[0] in "\"'":
+            path = path[1:-1]
+        if not path:
+            raise _usage("`:load` needs a file name, e.g. `:load examples/triage.wl`")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _usage(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}",
+                         "W0505") from None
+        self.comp.sources.add(path, text)
+        before = dict(self.env.vars)
+        errors = self.errors
+        for form in read(text, path):
+            self.eval_form(form, quiet_defs=True)
+        names = [k for k, v in self.env.vars.items() if before.get(k) is not v]
+        status = "loaded" if self.errors == errors else "loaded, with errors,"
+        self.say(f"{status} {path}" + (f": {' '.join(names)}" if names else ""))
+
+    def cmd_executor(self, arg, _source, _line) -> None:
+        from .executors import make_executor
+
+        parts = arg.split()
+        if len(parts) > 2:
+            raise _usage("`:executor` takes a name and, for `scripted`, an answer file")
+        if parts:
+            answers = parts[1] if len(parts) > 1 else self.answers
+            self.executor = make_executor(parts[0], answers=answers)
+            self.executor_name, self.answers = parts[0], answers
+        extra = f" (answers: {self.answers})" if self.executor_name == "scripted" else ""
+        self.say(f"executor: {self.executor_name}{extra}")
+
+
+def _usage(message: str, code: str = "W0701") -> WlispError:
+    return WlispError(Diagnostic(code, message))
+
+
+def _head(form) -> str | None:
+    if isinstance(form, List) and form and isinstance(form[0], Symbol):
+        return form[0].name
+    return None
+
+
+def _lookup(env, form):
+    if not isinstance(form, Symbol):
+        return None
+    scope = env.find(form.name)
+    return scope[form.name] if scope is not None else None
+
+
+def help_text() -> str:
+    width = max(len(f":{n} {a}") for n, (a, _) in COMMANDS.items())
+    rows = [f"  {f':{n} {a}'.strip():<{width}}  {d}" for n, (a, d) in COMMANDS.items()]
+    return "\n".join([
+        "Type wlisp forms; Enter evaluates once the brackets balance, otherwise it starts",
+        "a new, indented line. Definitions accumulate; a form that spawns agents runs",
+        "at once against the executor. Commands:",
+        *rows,
+        "Keys: Tab completes, Alt-Enter (or Esc Enter) always inserts a newline,",
+        "Ctrl-C clears the input or interrupts a run, Ctrl-D on an empty line leaves.",
+    ])
+
+
+# --- printing values -------------------------------------------------------------------
+
+
+def show(value, runtime: bool = False, top: bool = False, width: int = WIDTH) -> str:
+    """Print a value readably, in wlisp syntax.
+
+    Run results are JSON (`runtime`): map keys that can be keywords print as
+    keywords, and step outcomes print as `#<outcome AGENT ok|failed PREVIEW>`.
+    A value too long for one line prints one item per line. A top-level
+    outcome whose output did not fit in its preview is followed by the whole
+    output, indented, because that text is usually what the user asked for.
+    """
+    text = _pretty(value, runtime, 0, width)
+    if top and runtime and _is_outcome(value):
+        output = str(value.get("output") or "")
+        if value.get("structured") is None and _preview(output) != output:
+            text += "\n" + "\n".join("  " + ln for ln in output.splitlines())
+    return text
+
+
+def _is_outcome(x) -> bool:
+    return isinstance(x, dict) and "task_id" in x and "output" in x and "success" in x
+
+
+def _preview(text: str) -> str:
+    first = text.strip().split("\n", 1)[0]
+    return first if len(first) <= PREVIEW and first == text else first[:PREVIEW] + "…"
+
+
+def _outcome(x: dict) -> str:
+    state = "ok" if x.get("success") else "failed"
+    if x.get("structured") is not None:
+        body = _flat(x["structured"], True)
+        body = body if len(body) <= PREVIEW else body[:PREVIEW] + "…"
+    else:
+        body = pr_str(_preview(str(x.get("error") or x.get("output") or "")))
+    return f"#<outcome {x.get('agent') or '?'} {state} {body}>"
+
+
+def _key(k, runtime: bool) -> str:
+    if runtime and isinstance(k, str) and _KEYWORD_NAME.match(k):
+        return ":" + k
+    return pr_str(k)
+
+
+def _flat(x, runtime: bool) -> str:
+    if runtime and _is_outcome(x):
+        return _outcome(x)
+    if isinstance(x, dict):
+        return "{" + " ".join(f"{_key(k, runtime)} {_flat(v, runtime)}"
+                              for k, v in x.items()) + "}"
+    if isinstance(x, (list, tuple)) and not isinstance(x, str):
+        inner = " ".join(_flat(v, runtime) for v in x)
+        return f"({inner})" if isinstance(x, List) else f"[{inner}]"
+    return pr_str(x)
+
+
+def _pretty(x, runtime: bool, indent: int, width: int) -> str:
+    flat = _flat(x, runtime)
+    if indent + len(flat) <= width or not x or not isinstance(x, (dict, list, tuple)) \
+            or isinstance(x, str) or (runtime and _is_outcome(x)):
+        return flat
+    pad = "\n" + " " * (indent + 1)
+    if isinstance(x, dict):
+        parts = []
+        for k, v in x.items():
+            key = _key(k, runtime)
+            parts.append(f"{key} {_pretty(v, runtime, indent + len(key) + 2, width)}")
+        return "{" + pad.join(parts) + "}"
+    if any(isinstance(v, (dict, list, tuple)) and not isinstance(v, str) for v in x):
+        inner = pad.join(_pretty(v, runtime, indent + 1, width) for v in x)
+    else:  # scalars fill lines instead of taking one each
+        rows, row = [], ""
+        for item in (_flat(v, runtime) for v in x):
+            if row and indent + 1 + len(row) + 1 + len(item) > width:
+                rows.append(row)
+                row = ""
+            row = f"{row} {item}" if row else item
+        inner = pad.join(rows + [row])
+    return f"({inner})" if isinstance(x, List) else f"[{inner}]"
+
+
+# --- front ends ----------------------------------------------------------------------------
+
+
+def stream(session: Session, lines, name: str = "<stdin>") -> int:
+    """Evaluate inputs from `lines` (a non-terminal stdin) as soon as each is complete.
+
+    Diagnostics carry the input's real line numbers. Returns the exit status:
+    0 when every input succeeded, 1 when any reported an error.
+    """
+    full, buf, first = "", "", 1
+    for number, line in enumerate(lines, 1):
+        full += line
+        if not buf:
+            first = number
+        buf += line
+        if submit_ready(buf):
+            if buf.strip():
+                session.submit(buf, name, first, full)
+            buf = ""
+            if session.done:
+                break
+    if buf.strip() and not session.done:  # unfinished at the end: the reader says why
+        session.submit(buf, name, first, full)
+    return 1 if session.errors else 0
+
+
+def history_path() -> str:
+    """`WLISP_HISTORY`, else `$XDG_DATA_HOME/wlisp/history` (~/.local/share by default)."""
+    explicit = os.environ.get("WLISP_HISTORY")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                           "share")
+    return os.path.join(base, "wlisp", "history")
+
+
+def interactive(session: Session) -> int:
+    """The prompt-toolkit loop: Ctrl-C clears the input, Ctrl-D (or `:quit`) leaves."""
+    try:
+        prompt = _prompt_session(session)
+    except ImportError:
+        print("error: the interactive REPL needs prompt_toolkit (pip install prompt_toolkit);"
+              " scripts work without it: wlisp repl < forms.wl", file=sys.stderr)
+        return 2
+    from importlib.metadata import version
+
+    session.say(f"wlisp {version('wlisp')} repl, executor {session.executor_name}. "
+                ":help for help, Ctrl-D to leave.")
+    while not session.done:
+        try:
+            text = prompt.prompt()
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        if text.strip():
+            session.submit(text)
+    return 0
+
+
+def _prompt_session(session: Session):
+    """A PromptSession wired to the scanner, lexer and completer (imports prompt_toolkit)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.completion import Completer, Completion, PathCompleter
+    from prompt_toolkit.document import Document
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.layout.processors import HighlightMatchingBracketProcessor
+    from prompt_toolkit.lexers import PygmentsLexer
+
+    from .complete import completions, indent_for, names_in
+    from .lexer import WlispLexer
+
+    class WlispCompleter(Completer):
+        paths = PathCompleter(expanduser=True)
+
+        def get_completions(self, document, complete_event):
+            cmd = command_of(document.text)
+            if cmd is not None and cmd[0] == "load":
+                arg = document.text_before_cursor.split("load", 1)[1].lstrip()
+                yield from self.paths.get_completions(Document(arg), complete_event)
+                return
+            prefix, found = completions(document.text_before_cursor, names_in(session.env))
+            for text, kind in found:
+                yield Completion(text, -len(prefix), display_meta=kind)
+
+    keys = KeyBindings()
+
+    def newline(buf) -> None:
+        buf.insert_text("\n" + " " * indent_for(buf.document.text_before_cursor))
+
+    @keys.add("enter")
+    def _enter(event) -> None:
+        buf = event.current_buffer
+        if buf.complete_state is not None:
+            chosen = buf.complete_state.current_completion
+            buf.complete_state = None
+            if chosen is not None:  # Enter takes the highlighted completion, nothing more
+                return
+        if not buf.document.text_after_cursor.strip() and submit_ready(buf.text):
+            buf.validate_and_handle()
+        else:
+            newline(buf)
+
+    @keys.add("escape", "enter")
+    def _newline(event) -> None:
+        newline(event.current_buffer)
+
+    path = history_path()
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        open(path, "a").close()  # FileHistory opens the file late: find problems now
+        history = FileHistory(path)
+    except OSError as exc:
+        print(f"warning: history is not saved ({path}: {exc.strerror})", file=sys.stderr)
+        history = InMemoryHistory()
+
+    return PromptSession(
+        "wl> ", multiline=True, key_bindings=keys, history=history,
+        lexer=PygmentsLexer(WlispLexer), completer=WlispCompleter(),
+        complete_while_typing=False, auto_suggest=AutoSuggestFromHistory(),
+        prompt_continuation=lambda width, _line, _wrap: "." * (width - 1) + " ",
+        input_processors=[HighlightMatchingBracketProcessor()], enable_history_search=False,
+        include_default_pygments_style=True)
+
+
+def main(executor: str = "mock", answers: str | None = None, quiet: bool = False,
+         debug: bool = False) -> int:
+    """`wlisp repl`: interactive on a terminal, scripted otherwise. Returns the exit status."""
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        session = Session(executor, answers, live=tty and sys.stderr.isatty(), quiet=quiet,
+                          debug=debug)
+    except WlispError as err:
+        print(render_all(err.diagnostics), file=sys.stderr)
+        return 2
+    if tty:
+        return interactive(session)
+    return stream(session, sys.stdin)
