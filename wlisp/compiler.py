@@ -347,6 +347,8 @@ class Compiler(Evaluator):
             bodies.append(b.graph(self.to_expr(v, form.span)))
             frees |= b.free(deps)
             values.append(v)
+        if any(v is POISON for v in values):  # reported already; do not cascade
+            return POISON
         if not any_nodes:
             self.builder.ids.discard(mid)
             return Vector(values)

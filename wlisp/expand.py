@@ -607,6 +607,8 @@ class Evaluator:
         try:
             return B.to_json(v)
         except B.BuiltinError as exc:
+            if _holds_poison(v):  # an error inside was reported where it happened
+                return None
             raise self.error("W0309", f"{exc}: only data (numbers, strings, vectors, maps, "
                              "steps' results) can be used at run time", span) from None
 
@@ -660,6 +662,16 @@ class Evaluator:
                 out[str.__str__(key)] = (value, form.span_at(i + 1))
             i += 2
         return out
+
+
+def _holds_poison(v) -> bool:
+    if v is POISON:
+        return True
+    if isinstance(v, (Vector, List)):
+        return any(_holds_poison(i) for i in v)
+    if isinstance(v, Map):
+        return any(_holds_poison(i) for i in v.values())
+    return False
 
 
 class _NeedsRuntime(Exception):
