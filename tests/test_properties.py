@@ -88,3 +88,25 @@ def test_deep_nesting_is_a_diagnostic():
     deep = "(do " * 3000 + "1" + ")" * 3000
     diags = check(PRELUDE + f"(defworkflow main [] {deep})", "deep.wl")
     assert all(d.code.startswith("W") for d in diags)
+
+
+@given(forms)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_uncalled_helpers_are_linted_without_crashing(body):
+    text = PRELUDE + f"(defn helper [x task] {pr_str(body)})\n(defworkflow main [] 1)\n"
+    for d in check(text, "lint.wl"):
+        assert d.code in __import__("wlisp.errors").errors.CODES
+
+
+def test_lint_reports_typos_in_uncalled_helpers_only_once():
+    text = PRELUDE + """
+(defn helper [topic]
+  (let [draft (spawn writer (fmt "about {topic}"))
+        again (loop [prev nil] :max 2 (spawn critc (fmt "{prev}")))]
+    [draft again (lenn draft) (case topic :a 1 :b 2) '(anything goes here)
+     (spawn writer "x" :returns {:score number})]))
+(defworkflow main [] 1)
+"""
+    found = [(d.code, d.message) for d in check(text, "lint.wl")]
+    assert found == [("W0203", "unknown agent `critc` (did you mean `critic`?)"),
+                     ("W0201", "unknown name `lenn` (did you mean `len`?)")]

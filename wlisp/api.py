@@ -25,6 +25,12 @@ def _evaluate(text: str, filename: str, sources: Sources | None = None):
     env = comp.new_module()
     try:
         comp.eval_toplevel(text, filename, env)
+        seen = {(d.code, d.span) for d in comp.diagnostics}
+        from .lint import lint_module
+
+        for d in lint_module(text, filename, env):  # helpers no workflow calls (yet)
+            if (d.code, d.span) not in seen:
+                comp.diagnostics.append(d)
     except RecursionError:
         comp.diagnostics.append(Diagnostic("W0405", "forms are nested too deeply to compile"))
     return comp, env

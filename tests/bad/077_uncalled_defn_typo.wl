@@ -1,6 +1,6 @@
 ; expect: W0203 11:10
-; xfail: no diagnostic: a defn body is only checked when some workflow calls it
-; xfail-compile: compiles without error
+;
+;
 ; A typo inside a helper that no workflow calls yet: `check` should still report it.
 (defagent reviewer :role :verify)
 
