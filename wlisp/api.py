@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
 
@@ -20,7 +22,25 @@ def _compiler(sources: Sources | None = None):
     return Compiler(sources)
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Compilation makes many small acyclic objects; cycle collection passes over the
+    growing heap cost up to a third of the time and reclaim nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _evaluate(text: str, filename: str, sources: Sources | None = None):
+    with _no_gc():
+        return _evaluate_now(text, filename, sources)
+
+
+def _evaluate_now(text: str, filename: str, sources: Sources | None = None):
     comp = _compiler(sources)
     env = comp.new_module()
     try:
@@ -65,7 +85,8 @@ def compile(text: str, filename: str = "<input>", workflow: str | None = None,
         raise WlispError(comp.diagnostics)
     wf = pick_workflow(comp, workflow, filename)
     try:
-        spec = comp.compile_workflow(wf)
+        with _no_gc():
+            spec = comp.compile_workflow(wf)
     except RecursionError:
         raise WlispError(Diagnostic("W0405", "forms are nested too deeply to compile",
                                     wf.span)) from None

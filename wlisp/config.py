@@ -23,7 +23,8 @@ PROFILE_KEYS = {
                 "cwd", "max_output"},
     "openai": {"type", "concurrency", "base_url", "api_key_env", "model", "prices", "timeout",
                "tool_timeout", "max_iterations", "structured", "temperature"},
-    "ray": {"type", "concurrency", "inner", "address", "resources", "num_cpus", "num_gpus"},
+    "ray": {"type", "concurrency", "inner", "address", "resources", "num_cpus", "num_gpus",
+            "actors"},
 }
 
 

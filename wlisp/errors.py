@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Stable codes, one per kind of mistake. Tests and tools match on these.
 CODES = {
@@ -64,9 +65,9 @@ CODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of a source file; lines and columns are 1-based, `end_col` exclusive."""
+class Span(NamedTuple):
+    """A region of a source file; lines and columns are 1-based, `end_col` exclusive.
+    (A named tuple: the reader makes one per token, so creation must be cheap.)"""
 
     file: str
     line: int
@@ -77,8 +78,11 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
+    def __repr__(self) -> str:
+        return f"Span({self.file!r}, {self.line}, {self.col}, {self.end_line}, {self.end_col})"
+
     def to_json(self) -> list:
-        return [self.file, self.line, self.col, self.end_line, self.end_col]
+        return list(self)
 
     @classmethod
     def from_json(cls, data) -> Span | None:
@@ -120,16 +124,27 @@ class Sources:
 
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
+        self._lines: dict[str, list[str]] = {}
 
     def add(self, name: str, text: str) -> None:
         self.texts[name] = text
+        self._lines.pop(name, None)
+
+    def lines(self, name: str) -> list[str] | None:
+        """The file's lines, split once (holes and carets look them up often)."""
+        lines = self._lines.get(name)
+        if lines is None:
+            text = self.texts.get(name)
+            if text is None:
+                return None
+            lines = self._lines[name] = text.split("\n")
+        return lines
 
     def line(self, name: str, lineno: int) -> str | None:
-        text = self.texts.get(name)
-        if text is None:
+        lines = self.lines(name)
+        if lines is None:
             return None
-        lines = text.splitlines()
-        return lines[lineno - 1] if 0 < lineno <= len(lines) else None
+        return lines[lineno - 1].rstrip("\r") if 0 < lineno <= len(lines) else None
 
 
 def render(diag: Diagnostic, sources: Sources | None = None) -> str:

@@ -984,10 +984,9 @@ def locate_in(sources: Sources, span: Span | None, needle: str) -> Span | None:
     """Find `needle` inside the source text covered by `span` (for fmt holes)."""
     if span is None:
         return None
-    text = sources.texts.get(span.file)
-    if text is None:
+    lines = sources.lines(span.file)
+    if lines is None:
         return span
-    lines = text.split("\n")
     for ln in range(span.line, min(span.end_line, len(lines)) + 1):
         line = lines[ln - 1]
         start = span.col - 1 if ln == span.line else 0

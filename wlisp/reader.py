@@ -82,9 +82,12 @@ class _Builder:
                                              or self._node_span(kids[1])))
         span = self.span2(kids[0], kids[-1])
         inner = kids[1:-1]
-        items = [self.datum(k) for k in inner]
-        spans = tuple(getattr(i, "span", None) or self._node_span(k)
-                      for i, k in zip(items, inner, strict=True))
+        items, spans = [], []
+        for k in inner:  # one span per item: the datum's own, else computed once here
+            item = self.datum(k)
+            items.append(item)
+            spans.append(getattr(item, "span", None) or self._node_span(k))
+        spans = tuple(spans)
         if kind == "list":
             return List(items, span, spans)
         if kind == "vector":

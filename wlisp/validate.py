@@ -103,24 +103,23 @@ def check_document(data: dict) -> None:
         raise WlispError(Diagnostic("W0606", f"this WorkflowSpec has format version {version}, "
                                     f"newer than this wlisp supports ({SPEC_VERSION}); "
                                     "upgrade wlisp to run it"))
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(_cached_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         raise WlispError([Diagnostic("W0601", f"invalid WorkflowSpec at "
                                      f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: "
                                      f"{e.message}") for e in errors[:20]])
 
 
-_SCHEMA = None
+_VALIDATOR = None
 
 
-def _cached_schema():
-    global _SCHEMA
-    if _SCHEMA is None:
-        _SCHEMA = json_schema()
-    return _SCHEMA
+def _validator():
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        import jsonschema
+
+        _VALIDATOR = jsonschema.Draft202012Validator(json_schema())
+    return _VALIDATOR
 
 
 class _Scope:
