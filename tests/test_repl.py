@@ -95,6 +95,9 @@ def test_completion_knows_the_form_being_typed():
     assert names("(loop [x 1] :") == [":id", ":max", ":until"]
     assert names("(tournament [a b] j :format :r") == [":round-robin"]
     assert names("(f l") == ["limit"]
+    assert names("(defschema S {:ok b") == ["bool"]
+    assert names("(defschema S {:tags (list-of R") == ["Review"]
+    assert names("(defschema S (l") == ["list-of"]
 
 
 def test_completion_is_silent_in_strings_and_comments():
@@ -143,14 +146,20 @@ def test_maps_and_vectors_print_in_wlisp_syntax():
 # --- sessions (scripted stdin) ------------------------------------------------------------------
 
 
-def repl(script, *args, timeout=60):
+def run_repl(script, *args, cwd):
     res = subprocess.run([wlisp_bin(), "repl", *args], input=script, capture_output=True,
-                         text=True, timeout=timeout, cwd=ROOT)
+                         text=True, timeout=60, cwd=cwd)
     assert "Traceback" not in res.stderr, res.stderr
     return res
 
 
-def test_scripted_session_prints_one_result_per_form():
+@pytest.fixture
+def repl(tmp_path):
+    """`wlisp repl` on a piped stdin, in an empty directory (no wlisp.toml around)."""
+    return lambda script, *args: run_repl(script, *args, cwd=tmp_path)
+
+
+def test_scripted_session_prints_one_result_per_form(repl):
     res = repl('(defagent w :role :plan)\n(def n 3)\n(+ n 1) (str "a" "b")\n'
                '{:k [n "s"]}\n'
                '(let [a (spawn w "one")\n      b (spawn w "two")]\n  [a.output b])\n'
@@ -162,7 +171,7 @@ def test_scripted_session_prints_one_result_per_form():
     assert "run completed" in res.stderr  # progress goes to stderr
 
 
-def test_errors_are_diagnostics_with_carets_and_the_session_goes_on():
+def test_errors_are_diagnostics_with_carets_and_the_session_goes_on(repl):
     res = repl('(defagent w)\n\n(spawn wx "hi")\n(+ 1 "a")\n(fail "no")\n:nope\n'
                "(defn f [x]\n  (+ x 1)\n(f 2)\n")
     assert res.returncode == 1
@@ -177,14 +186,21 @@ def test_errors_are_diagnostics_with_carets_and_the_session_goes_on():
     assert res.stdout.splitlines() == ["#<agent w>"]
 
 
-def test_definitions_accumulate_and_reset_forgets_them():
+def test_definitions_accumulate_and_reset_forgets_them(repl):
     res = repl("(def x 1)\n(def x (+ x 1))\n(defn twice [v] (* 2 v))\n(twice x)\n"
                ":reset\nx\n")
     assert res.stdout.splitlines() == ["1", "2", "#<fn twice>", "4", "definitions cleared"]
     assert "unknown name `x`" in res.stderr
 
 
-def test_spec_and_graph_commands_compile_without_running():
+def test_a_step_result_defined_inside_an_input_is_not_kept(repl):
+    res = repl('(defagent r)\n(def q 1)\n(do (def q (spawn r "k")) q)\nq\n')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["#<agent r>", "1", '#<outcome r ok "[r] k">', "1"]
+    assert "warning: `q` holds a step's result" in res.stderr
+
+
+def test_spec_and_graph_commands_compile_without_running(repl):
     res = repl('(defagent w)\n:spec (spawn w "hi")\n:graph [(spawn w "a") (spawn w "b")]\n'
                ':spec (+ 1 2)\n(defworkflow main [topic] (spawn w topic))\n:spec main\n'
                ":spec (spawn\n  wx \"x\")\n", "--quiet")
@@ -197,7 +213,7 @@ def test_spec_and_graph_commands_compile_without_running():
     assert "<stdin>:8:3: error[W0203]" in res.stderr  # the caret lands in the argument
 
 
-def test_load_executor_and_quit(tmp_path):
+def test_load_executor_and_quit(repl, tmp_path):
     answers = tmp_path / "answers.toml"
     answers.write_text('[[answer]]\nagent = "w"\noutput = "scripted hello"\n')
     lib = tmp_path / "lib.wl"
@@ -213,7 +229,35 @@ def test_load_executor_and_quit(tmp_path):
     assert "cannot read `nowhere.wl`" in res.stderr
 
 
-def test_usage_errors_exit_2_without_a_traceback():
+def test_wlisp_toml_routes_agents_to_profiles(tmp_path):
+    (tmp_path / "wlisp.toml").write_text(
+        '[executors.canned]\ntype = "scripted"\nanswers = "answers.toml"\n\n'
+        '[agents]\nw = "canned"\n')
+    (tmp_path / "answers.toml").write_text('[[answer]]\noutput = "from the profile"\n')
+    below = tmp_path / "project" / "src"
+    below.mkdir(parents=True)
+    script = ('(defagent w)\n(defagent other)\n(spawn w "hi")\n(spawn other "x")\n'
+              ':executor\n:executor mock\n(spawn w "hi")\n')
+    res = run_repl(script, "-q", cwd=below)  # found upward from the current directory
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        "#<agent w>", "#<agent other>", '#<outcome w ok "from the profile">',
+        '#<outcome other ok "[other] x">',  # not routed: the mock fallback
+        f"executor: wlisp.toml; config: {tmp_path / 'wlisp.toml'}",
+        f"executor: mock; config: {tmp_path / 'wlisp.toml'}", '#<outcome w ok "[w] hi">']
+    res = run_repl('(defagent w)\n(spawn w "hi")\n', "--config", str(tmp_path / "wlisp.toml"),
+                   "--executor", "mock", "-q", cwd=ROOT)
+    assert res.stdout.splitlines()[-1] == '#<outcome w ok "[w] hi">'
+
+
+def test_a_bad_wlisp_toml_is_a_usage_error_with_its_line(tmp_path):
+    (tmp_path / "wlisp.toml").write_text('[executors.x]\ntype = "nope"\n')
+    res = run_repl("(+ 1 1)\n", cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert "wlisp.toml:2" in res.stderr and 'type = "nope"' in res.stderr
+
+
+def test_usage_errors_exit_2_without_a_traceback(repl):
     res = repl("(+ 1 1)\n", "--executor", "nope")
     assert res.returncode == 2 and "unknown executor `nope`" in res.stderr
     res = repl("(+ 1 1)\n", "--executor", "scripted")
@@ -261,10 +305,10 @@ def test_history_lives_in_the_user_data_directory(monkeypatch, tmp_path):
 class Tmux:
     """A private tmux server running one command; read its screen, type into it."""
 
-    def __init__(self, command: str, socket: str):
+    def __init__(self, command: str, socket: str, cwd: str):
         self.base = ["tmux", "-L", socket, "-f", "/dev/null"]
         subprocess.run(self.base + ["new-session", "-d", "-s", "t", "-x", "100", "-y", "40",
-                                    command], check=True)
+                                    "-c", cwd, command], check=True)
 
     def keys(self, *keys: str) -> None:
         subprocess.run(self.base + ["send-keys", "-t", "t", *keys], check=True)
@@ -305,7 +349,7 @@ def test_interactive_session_in_a_terminal(tmp_path):
     command = " ".join(shlex.quote(p) for p in [
         "env", f"WLISP_HISTORY={history}", "TERM=xterm-256color", wlisp_bin(), "repl",
         "--executor", "scripted", "--answers", str(slow)])
-    tmux = Tmux(command, f"wlisp-test-{os.getpid()}")
+    tmux = Tmux(command, f"wlisp-test-{os.getpid()}", str(tmp_path))
     try:
         tmux.wait_for(lambda s: "wl>" in s)
         tmux.type("(defagent w)")

@@ -141,17 +141,20 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
 
 
 @main.command("repl")
-@click.option("--executor", "-e", default="mock", show_default=True,
-              help="Executor for forms that spawn: mock, scripted.")
+@click.option("--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, scripted) "
+              "for every step; default: wlisp.toml's [agents] routing, else mock.")
 @click.option("--answers", type=click.Path(dir_okay=False),
               help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="wlisp.toml to use (default: the nearest one above the current directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.pass_obj
-def repl_cmd(obj: Context, executor: str, answers: str | None, quiet: bool) -> None:
-    """Interactive session; with a non-terminal stdin, evaluate its forms and print results."""
+def repl_cmd(obj: Context, executor: str | None, answers: str | None, config: str | None,
+             quiet: bool) -> None:
+    """Interactive session (scripted when stdin is not a terminal)."""
     from .repl import main as repl_main
 
-    sys.exit(repl_main(executor, answers, quiet, obj.debug))
+    sys.exit(repl_main(executor, answers, config, quiet, obj.debug))
 
 
 @main.command("schema")

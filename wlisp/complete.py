@@ -27,7 +27,7 @@ COMMANDS = {
     "spec": ("EXPR", "show the compiled WorkflowSpec of EXPR as JSON (nothing runs)"),
     "graph": ("EXPR", "show the node graph of EXPR as Mermaid (nothing runs)"),
     "load": ("FILE", "evaluate the definitions (and expressions) of a .wl file"),
-    "executor": ("[NAME [ANSWERS]]", "show or switch the executor (mock, scripted)"),
+    "executor": ("[NAME [ANSWERS]]", "show or switch the executor (a wlisp.toml profile, mock, scripted)"),
     "reset": ("", "forget every definition"),
     "quit": ("", "leave the REPL (Ctrl-D does too)"),
 }
@@ -50,6 +50,9 @@ _LITERAL_OPTIONS = {
     "deftool": {"description", "params", "command"},
     "import": {"only", "as"},
 }
+# Names of the type language (schema.py), offered where a type is expected.
+TYPES = ("string", "int", "number", "bool", "any", "null", "enum", "list-of", "optional",
+         "one-of", "json-schema")
 # Values of options that take one of a few keywords.
 OPTION_VALUES = {
     "role": ("explore", "plan", "implement", "verify", "custom"),
@@ -256,20 +259,21 @@ def completions(text_before: str, names: dict[str, str]) -> tuple[str, list[tupl
     Inside strings and comments there is nothing to offer.
     """
     prefix = _TOKEN_END.search(text_before).group(0)
-    s = scan(text_before[: len(text_before) - len(prefix)])
+    before = text_before[: len(text_before) - len(prefix)]
+    s = scan(before)
     if s.in_string or s.in_comment or s.stray:
         return prefix, []
     if not s.frames:
-        if prefix.startswith(":") and not text_before[: -len(prefix)].strip():
+        if prefix.startswith(":") and not before.strip():
             return prefix, _match(prefix, [(":" + c, "command") for c in COMMANDS])
         return prefix, _match(prefix, _all_names(names, head=False))
     f = s.frames[-1]
     opt_key = f.prev[1:] if f.prev and f.prev.startswith(":") else None
     if opt_key in OPTION_VALUES:
         return prefix, _match(prefix, [(":" + v, opt_key) for v in OPTION_VALUES[opt_key]])
-    if opt_key == "returns" or (f.head == "defschema" and f.items >= 2):
-        return prefix, _match(prefix, _of_kind(names, "schema") + [
-            (t, "type") for t in ("string", "int", "number", "bool", "any", "null")])
+    in_schema = any(fr.head == "defschema" and fr.items >= 2 for fr in s.frames)
+    if opt_key == "returns" or (in_schema and not prefix.startswith(":")):
+        return prefix, _match(prefix, _of_kind(names, "schema") + [(t, "type") for t in TYPES])
     if prefix.startswith(":"):
         opts = form_options().get(f.head or "", set())
         return prefix, _match(prefix, [(":" + o, f"option of {f.head}") for o in sorted(opts)])

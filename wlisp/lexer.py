@@ -28,11 +28,10 @@ from pygments.token import (
 from . import data
 from .builtins import BUILTINS
 from .compiler import SPECIAL  # importing the compiler registers the workflow forms
+from .complete import TYPES
 from .errors import Span, WlispError
 from .reader import atom
 
-TYPE_WORDS = {"string", "int", "number", "bool", "any", "null", "enum", "list-of", "optional",
-              "one-of", "json-schema"}
 DEFINERS = {"def": Name.Variable, "defn": Name.Function, "defmacro": Name.Function,
             "defworkflow": Name.Function, "defagent": Name.Class, "deftool": Name.Class,
             "defschema": Name.Class}
@@ -60,6 +59,7 @@ class WlispLexer(RegexLexer):
             (r'[^\s,;()\[\]{}"\'`~]+', Name),  # classified in get_tokens_unprocessed
         ],
         # Right after `(`: the head of a list, where special forms are keywords.
+        # `Name.Head` only marks the token for get_tokens_unprocessed; it is never yielded.
         "head": [
             (r'[^\s,;()\[\]{}"\'`~]+', Name.Head, "#pop"),
             default("#pop"),
@@ -113,6 +113,6 @@ def classify(text: str, head: bool = False):
         return Keyword
     if text in BUILTINS:
         return Name.Builtin
-    if text in TYPE_WORDS:
+    if text in TYPES:
         return Keyword.Type
     return Name

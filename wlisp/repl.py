@@ -32,29 +32,61 @@ DEFINITIONS = frozenset({"def", "defn", "defmacro", "defagent", "deftool", "defs
                          "defworkflow", "import"})
 WIDTH = 100          # values longer than this print one item per line
 PREVIEW = 60         # characters of an outcome's output shown in its summary
+# Highlighting in the terminal's own ANSI palette, so it reads on light and dark themes.
+STYLE = {
+    "pygments.comment": "italic ansibrightblack",
+    "pygments.keyword": "bold ansimagenta",
+    "pygments.keyword.constant": "ansicyan",
+    "pygments.keyword.type": "ansicyan",
+    "pygments.name.builtin": "ansiblue",
+    "pygments.name.function": "bold ansiyellow",
+    "pygments.name.class": "bold ansiyellow",
+    "pygments.name.variable": "bold",
+    "pygments.literal.string": "ansigreen",
+    "pygments.literal.string.escape": "bold ansigreen",
+    "pygments.literal.string.symbol": "ansicyan",
+    "pygments.literal.number": "ansiyellow",
+    "pygments.operator": "ansimagenta",
+    "pygments.error": "ansired underline",
+}
 _KEYWORD_NAME = re.compile(r"[^\s\d:.,;()\[\]{}\"'`~@][^\s:,;()\[\]{}\"'`~@]*\Z")
 
 
 class Session:
     """Evaluates REPL inputs: commands, definitions, expressions, runs."""
 
-    def __init__(self, executor: str = "mock", answers: str | None = None, *, out=None,
-                 err=None, live: bool = False, quiet: bool = False, debug: bool = False):
-        from .executors import make_executor
+    def __init__(self, executor: str | None = None, answers: str | None = None, *,
+                 config=None, sources=None, out=None, err=None, live: bool = False,
+                 quiet: bool = False, debug: bool = False):
+        from .config import Config
+        from .errors import Sources
 
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.live, self.quiet, self.debug = live, quiet, debug
-        self.executor = make_executor(executor, answers=answers)  # WlispError: a usage error
-        self.executor_name, self.answers = executor, answers
+        self.config = config or Config()
+        self.sources = sources or Sources()
+        self.answers = answers
+        self.use_executor(executor)  # a WlispError here is a usage error
         self.errors = 0      # inputs that reported an error (the exit status of a script)
         self.count = 0       # inputs so far, to name them `<repl:N>`
         self.done = False
         self.reset()
 
+    def use_executor(self, name: str | None, answers: str | None = None) -> None:
+        """`name` (a wlisp.toml profile or a built-in) for every step; None: the routing
+        of wlisp.toml, or mock without one. The old executor stays if this fails."""
+        from .executors import make_executor
+
+        answers = answers or self.answers
+        self.executor = make_executor(name, answers=answers, config=self.config)
+        self.answers = answers
+        routed = self.config.path and (self.config.profiles or self.config.agents)
+        self.executor_name = name or (os.path.basename(self.config.path) if routed else "mock")
+
     def reset(self) -> None:
         from .compiler import Compiler
 
-        self.comp = Compiler()
+        self.comp = Compiler(self.sources)
         self.comp.allow_redefine = True
         self.env = self.comp.new_module()
 
@@ -69,7 +101,7 @@ class Session:
 
     def report(self, diags: list[Diagnostic]) -> None:
         self.errors += 1
-        print(render_all(diags, self.comp.sources), file=self.err, flush=True)
+        print(render_all(diags, self.sources), file=self.err, flush=True)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -84,7 +116,7 @@ class Session:
         """
         self.count += 1
         name = name or f"<repl:{self.count}>"
-        self.comp.sources.add(name, full if full is not None else text)
+        self.sources.add(name, full if full is not None else text)
         try:
             cmd = command_of(text)
             if cmd is None:
@@ -103,11 +135,12 @@ class Session:
         finally:
             self.comp.diagnostics.clear()
 
-    def eval_text(self, text: str, name: str, line: int = 1, quiet_defs: bool = False) -> None:
+    def eval_text(self, text: str, name: str, line: int = 1) -> None:
+        """Evaluate the forms of `text`, which starts at line `line` of source `name`."""
         from .reader import read
 
         for form in read("\n" * (line - 1) + text, name):
-            self.eval_form(form, quiet_defs)
+            self.eval_form(form)
 
     def eval_form(self, form, quiet_defs: bool = False) -> None:
         """Define, print or run one form; its errors are reported, later forms still run."""
@@ -142,8 +175,11 @@ class Session:
         from .expand import has_ref
 
         span = getattr(forms[0], "span", None) if forms else None
+        before = dict(self.env.vars)
         try:
-            return self.comp.compile_expression(forms, self.env, name="repl", span=span)
+            compiled = self.comp.compile_expression(forms, self.env, name="repl", span=span)
+            self._forget_run_values(before)
+            return compiled
         except WlispError as err:
             self.comp.diagnostics.clear()
             if len(forms) != 1 or any(d.code != "W0309" for d in err.diagnostics):
@@ -152,6 +188,24 @@ class Session:
             if self.comp.diagnostics or has_ref(value):
                 raise err from None
             return value, None
+
+    def _forget_run_values(self, before: dict) -> None:
+        """Undo `def`s of a step's result made inside an input, like `(do (def a (spawn ...)) a)`.
+
+        Such a name refers to a node of this input's run only; kept, it would
+        make every later input that uses it fail with a dangling reference.
+        """
+        from .expand import has_ref
+
+        for name, value in list(self.env.vars.items()):
+            if before.get(name) is not value and has_ref(value):
+                if name in before:
+                    self.env.vars[name] = before[name]
+                else:
+                    del self.env.vars[name]
+                print(f"warning: `{name}` holds a step's result, which exists only in this "
+                      "input's run, so it is not kept; use `let` within one input",
+                      file=self.err)
 
     def _raise_recorded(self) -> None:
         if self.comp.diagnostics:
@@ -269,27 +323,24 @@ class Session:
         except (OSError, UnicodeDecodeError) as exc:
             raise _usage(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}",
                          "W0505") from None
-        self.comp.sources.add(path, text)
+        self.sources.add(path, text)
         before = dict(self.env.vars)
         errors = self.errors
         for form in read(text, path):
             self.eval_form(form, quiet_defs=True)
         names = [k for k, v in self.env.vars.items() if before.get(k) is not v]
-        status = "loaded" if self.errors == errors else "loaded, with errors,"
-        self.say(f"{status} {path}" + (f": {' '.join(names)}" if names else ""))
+        self.say(f"loaded {path}" + (f": {' '.join(names)}" if names else "")
+                 + ("" if self.errors == errors else " (with errors, above)"))
 
     def cmd_executor(self, arg, _source, _line) -> None:
-        from .executors import make_executor
-
         parts = arg.split()
         if len(parts) > 2:
             raise _usage("`:executor` takes a name and, for `scripted`, an answer file")
         if parts:
-            answers = parts[1] if len(parts) > 1 else self.answers
-            self.executor = make_executor(parts[0], answers=answers)
-            self.executor_name, self.answers = parts[0], answers
+            self.use_executor(parts[0], parts[1] if len(parts) > 1 else None)
         extra = f" (answers: {self.answers})" if self.executor_name == "scripted" else ""
-        self.say(f"executor: {self.executor_name}{extra}")
+        where = f"; config: {self.config.path}" if self.config.path else ""
+        self.say(f"executor: {self.executor_name}{extra}{where}")
 
 
 def _usage(message: str, code: str = "W0701") -> WlispError:
@@ -336,7 +387,7 @@ def show(value, runtime: bool = False, top: bool = False, width: int = WIDTH) ->
     """
     text = _pretty(value, runtime, 0, width)
     if top and runtime and _is_outcome(value):
-        output = str(value.get("output") or "")
+        output = str(value.get("output") or "").strip()
         if value.get("structured") is None and _preview(output) != output:
             text += "\n" + "\n".join("  " + ln for ln in output.splitlines())
     return text
@@ -347,8 +398,10 @@ def _is_outcome(x) -> bool:
 
 
 def _preview(text: str) -> str:
-    first = text.strip().split("\n", 1)[0]
-    return first if len(first) <= PREVIEW and first == text else first[:PREVIEW] + "…"
+    """The text itself when it is one short line, else its first line cut, with `…`."""
+    whole = text.strip()
+    first = whole.split("\n", 1)[0]
+    return first if first == whole and len(first) <= PREVIEW else first[:PREVIEW] + "…"
 
 
 def _outcome(x: dict) -> str:
@@ -474,6 +527,7 @@ def _prompt_session(session: Session):
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.layout.processors import HighlightMatchingBracketProcessor
     from prompt_toolkit.lexers import PygmentsLexer
+    from prompt_toolkit.styles import Style
 
     from .complete import completions, indent_for, names_in
     from .lexer import WlispLexer
@@ -527,19 +581,33 @@ def _prompt_session(session: Session):
         lexer=PygmentsLexer(WlispLexer), completer=WlispCompleter(),
         complete_while_typing=False, auto_suggest=AutoSuggestFromHistory(),
         prompt_continuation=lambda width, _line, _wrap: "." * (width - 1) + " ",
-        input_processors=[HighlightMatchingBracketProcessor()], enable_history_search=False,
-        include_default_pygments_style=True)
+        input_processors=[HighlightMatchingBracketProcessor()],
+        style=Style.from_dict(STYLE), include_default_pygments_style=False)
 
 
-def main(executor: str = "mock", answers: str | None = None, quiet: bool = False,
-         debug: bool = False) -> int:
-    """`wlisp repl`: interactive on a terminal, scripted otherwise. Returns the exit status."""
+def main(executor: str | None = None, answers: str | None = None, config: str | None = None,
+         quiet: bool = False, debug: bool = False) -> int:
+    """`wlisp repl`: interactive on a terminal, scripted otherwise. Returns the exit status.
+
+    The executor comes from `--executor`, else the routing of `wlisp.toml`
+    (`--config`, or the nearest one above the current directory), else mock.
+    """
+    from .config import find_config, load_config
+    from .errors import Sources
+
     tty = sys.stdin.isatty() and sys.stdout.isatty()
+    sources = Sources()
     try:
-        session = Session(executor, answers, live=tty and sys.stderr.isatty(), quiet=quiet,
-                          debug=debug)
+        path = os.path.abspath(config) if config else find_config(os.getcwd())
+        if path and os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                sources.add(path, f.read())  # so config errors can quote the line
+        elif path:
+            raise _usage(f"no config file {path}")
+        session = Session(executor, answers, config=load_config(path), sources=sources,
+                          live=tty and sys.stderr.isatty(), quiet=quiet, debug=debug)
     except WlispError as err:
-        print(render_all(err.diagnostics), file=sys.stderr)
+        print(render_all(err.diagnostics, sources), file=sys.stderr)
         return 2
     if tty:
         return interactive(session)
