@@ -44,11 +44,11 @@ def _evaluate_now(text: str, filename: str, sources: Sources | None = None):
     comp = _compiler(sources)
     env = comp.new_module()
     try:
-        comp.eval_toplevel(text, filename, env)
+        forms = comp.eval_toplevel(text, filename, env)
         seen = {(d.code, d.span) for d in comp.diagnostics}
         from .lint import lint_module
 
-        for d in lint_module(text, filename, env):  # helpers no workflow calls (yet)
+        for d in lint_module(forms, env):  # helpers no workflow calls (yet)
             if (d.code, d.span) not in seen:
                 comp.diagnostics.append(d)
     except RecursionError:

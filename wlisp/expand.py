@@ -203,16 +203,17 @@ class Evaluator:
     def new_module(self) -> Env:
         return Env(self.root, module=True)
 
-    def eval_toplevel(self, text: str, filename: str, env: Env) -> None:
-        """Evaluate every top-level form, recording errors and going on."""
+    def eval_toplevel(self, text: str, filename: str, env: Env) -> list:
+        """Evaluate every top-level form, recording errors and going on; returns the forms."""
         self.sources.add(filename, text)
         try:
             forms = read(text, filename)
         except WlispError as err:
             self.record(err)
-            return
+            return []
         for form in forms:
             self.guarded(self.eval, form, env)
+        return forms
 
     @special("import")
     def _import(self, form: List, env: Env):
