@@ -269,6 +269,20 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
     _finish(result, as_json, store)
 
 
+def _read_journal(obj: Context, state_dir, read):
+    """Open the journal (it must exist), read from it, close it; errors as diagnostics."""
+    from .runtime.journal import Journal, default_state_dir
+
+    def load(_sources):
+        journal = Journal(state_dir or default_state_dir(), create=False)
+        try:
+            return read(journal)
+        finally:
+            journal.close()
+
+    return _run_guarded(obj, load)
+
+
 def _when(ts) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
@@ -280,18 +294,7 @@ def _when(ts) -> str:
 @click.pass_obj
 def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
     """List journaled runs, newest first."""
-    from .runtime.journal import Journal, default_state_dir
-
-    store = state_dir or default_state_dir()
-
-    def load(_sources):
-        journal = Journal(store, create=False)
-        try:
-            return journal.runs(limit)
-        finally:
-            journal.close()
-
-    rows = _run_guarded(obj, load)
+    rows = _read_journal(obj, state_dir, lambda journal: journal.runs(limit))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -312,19 +315,8 @@ def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
 @click.pass_obj
 def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
     """A run's nodes: status, attempts, timings, usage, errors and source location."""
-    from .runtime.journal import Journal, default_state_dir
-
-    store = state_dir or default_state_dir()
-
-    def load(_sources):
-        journal = Journal(store, create=False)
-        try:
-            run = journal.run(run_id)
-            return run, journal.node_view(run_id), journal.log_dir(run_id)
-        finally:
-            journal.close()
-
-    run, nodes, logs = _run_guarded(obj, load)
+    run, nodes, logs = _read_journal(obj, state_dir, lambda journal: (
+        journal.run(run_id), journal.node_view(run_id), journal.log_dir(run_id)))
     if as_json:
         keep = ("id", "workflow", "status", "created", "finished", "error", "parent", "digest",
                 "source")

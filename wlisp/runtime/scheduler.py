@@ -278,35 +278,27 @@ class Scheduler:
             jobs = [(g, scope.child(), f"{node.id}[{i}]", f"{inst}[{i}]")
                     for i, g in enumerate(node.bodies)]
         else:
-            items = self.expr(np, "items")(scope)
-            try:
-                items = list(B._seq(items))
-            except B.BuiltinError as exc:
-                return "failed", None, f"{_where(node)}map: {exc}"
+            items, problem = self.items(np, scope, "map")
+            if problem:
+                return "failed", None, problem
             key = var_key(node.id, node.var)
             jobs = [(node.body, scope.child({key: x}), node.id, f"{inst}[{i}]")
                     for i, x in enumerate(items)]
-        results = await self.bounded(jobs, node.limit)
+        if len(jobs) == 1:
+            results = [await self.run_graph(*jobs[0])]
+        else:
+            results = await bounded(self.run_graph, jobs, node.limit)
         bad = next((r for r in results if not r.ok), None)
         if bad is not None:
             return "failed", None, bad.error
         return "completed", [r.value for r in results], None
 
-    async def bounded(self, jobs, limit) -> list[GraphResult]:
-        if len(jobs) == 1:
-            return [await self.run_graph(*jobs[0])]
-        if limit is None or limit >= len(jobs):
-            coros = [self.run_graph(*j) for j in jobs]
-        else:
-            sem = asyncio.Semaphore(limit)
-
-            async def gated(job):
-                async with sem:
-                    return await self.run_graph(*job)
-            coros = [gated(j) for j in jobs]
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(c) for c in coros]
-        return [t.result() for t in tasks]
+    def items(self, np, scope, what: str):
+        """A runtime collection as a list, or the message of why it is not one."""
+        try:
+            return list(B._seq(self.expr(np, "items")(scope))), None
+        except B.BuiltinError as exc:
+            return None, f"{_where(np.node)}{what}: {exc}"
 
     async def _pipeline(self, np, scope, inst, rec):
         node = np.node
@@ -314,11 +306,9 @@ class Scheduler:
             chains = [(chain, scope, f"{node.id}[{i}]", f"{inst}[{i}]", None)
                       for i, chain in enumerate(node.chains)]
         else:
-            items = self.expr(np, "items")(scope)
-            try:
-                items = list(B._seq(items))
-            except B.BuiltinError as exc:
-                return "failed", None, f"{_where(node)}pipeline: {exc}"
+            items, problem = self.items(np, scope, "pipeline")
+            if problem:
+                return "failed", None, problem
             chains = [(node.stages, scope, node.id, f"{inst}[{i}]", x)
                       for i, x in enumerate(items)]
         prev_key, item_key = var_key(node.id, "prev"), var_key(node.id, "item")
@@ -337,18 +327,7 @@ class Scheduler:
                 last = res.value
             return last
 
-        if node.limit is not None:
-            sem = asyncio.Semaphore(node.limit)
-
-            async def gated(*args):
-                async with sem:
-                    return await chain(*args)
-            run_chain = gated
-        else:
-            run_chain = chain
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(run_chain(*c)) for c in chains]
-        return "completed", [t.result() for t in tasks], None
+        return "completed", await bounded(chain, chains, node.limit), None
 
     async def _try(self, np, scope, inst, rec):
         node = np.node
@@ -369,6 +348,22 @@ class Scheduler:
         from .tournament import run_tournament
 
         return await run_tournament(self, np, scope, inst, rec)
+
+
+async def bounded(run, jobs, limit) -> list:
+    """`run(*job)` for every job concurrently, at most `limit` at a time, in order."""
+    if limit is None or limit >= len(jobs):
+        coros = [run(*j) for j in jobs]
+    else:
+        sem = asyncio.Semaphore(limit)
+
+        async def gated(job):
+            async with sem:
+                return await run(*job)
+        coros = [gated(j) for j in jobs]
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(c) for c in coros]
+    return [t.result() for t in tasks]
 
 
 def classifier_label(value):
