@@ -322,3 +322,37 @@ def test_many_errors_are_reported_at_once(diags):
 def test_spec_json_is_plain_json():
     spec = compile(AGENTS + '(defworkflow main [x] (spawn writer (fmt "{x}")))')
     assert json.loads(spec.to_json())["wlisp_spec"] == 1
+
+
+def test_error_form_is_a_compile_time_diagnostic_with_the_caller(tmp_path, diags):
+    (tmp_path / "lib.wl").write_text('(defn check-n [n] (when (< n 1) (error "n must be >= 1")) n)\n')
+    main = tmp_path / "main.wl"
+    main.write_text('(import "lib.wl")\n(defworkflow main [] (check-n 0))\n')
+    from wlisp.api import check as check_text
+    (d,) = check_text(main.read_text(), str(main))
+    assert (d.code, d.message) == ("W0403", "n must be >= 1")
+    assert d.span.file.endswith("lib.wl")
+    assert any(s and s.file == str(main) and s.line == 2 for _, s in d.notes)
+
+
+def test_nil_options_are_unset_and_returns_takes_expressions():
+    spec = compile(AGENTS + """
+(defschema S {:x int})
+(defn ask [agent prompt opts] (spawn agent prompt :returns (get opts :schema) :timeout nil))
+(defworkflow main [] [(ask writer "a" {:schema S}) (ask writer "b" {})])""")
+    a, b = spec.graph.nodes
+    assert a.returns == "S" and b.returns is None and a.timeout is None
+
+
+def test_assoc_keeps_a_static_map_with_runtime_values():
+    spec = compile(AGENTS + "(defworkflow main [x] (get (assoc {} :a x :b 2) :b))")
+    assert spec.graph.result == 2
+
+
+def test_result_maps_have_plain_string_keys():
+    from wlisp.runtime import run
+
+    from .recording import Recorder
+    res = run(compile(AGENTS + "(defworkflow main [] {:score 1})"), Recorder(), {})
+    (key,) = res.value
+    assert type(key) is str

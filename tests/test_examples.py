@@ -11,13 +11,16 @@ from .conftest import ROOT, wlisp_bin
 
 INPUTS = {"review_panel": ["diff=@README.md"], "triage": ["ticket=The export crashes"],
           "essay_loop": ["topic=tide pools"], "best_of": ["task=fizzbuzz(n)"],
-          "research": ["question=Why did containers win?"]}
+          "research": ["question=Why did containers win?"],
+          "design_plan_implement": ["brief=Let users export the reports table as CSV"]}
 EXPECTED = {  # with the scripted answers
     "review_panel": lambda v: v.startswith("changes requested"),
     "triage": lambda v: "export crash is fixed" in v,
     "essay_loop": lambda v: v == {"score": 0.86, "rounds": 2},
     "best_of": lambda v: v["winner"].endswith("# v2") and v["bracket"]["winner"] == 1,
     "research": lambda v: v.startswith("Containers won"),
+    "design_plan_implement": lambda v: v["status"] == "APPROVED"
+    and v["rounds"] == {"design": 2, "plan": 1, "change": 2} and "all 212 tests pass" in v["change"],
 }
 EXAMPLES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "examples",
                                                                            "*.wl")))

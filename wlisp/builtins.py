@@ -71,7 +71,7 @@ def to_json(x):
 
 
 def render_key(k) -> str:
-    return k if isinstance(k, str) else render(k)
+    return str.__str__(k) if isinstance(k, str) else render(k)
 
 
 def type_name(x) -> str:

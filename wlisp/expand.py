@@ -175,6 +175,7 @@ class Evaluator:
         self.loading: list[str] = []
         self.macro_stack: list[tuple[Macro, Span | None]] = []
         self.call_stack: list = []  # Fn objects and "branch" markers (runtime conditionals)
+        self.call_sites: list = []  # (function, call span) of the calls being evaluated
         self.pure = 0
         self.fresh = 0
 
@@ -184,7 +185,9 @@ class Evaluator:
         for d in err.diagnostics:
             for macro, call_span in reversed(self.macro_stack):
                 d.notes.append((f"in the expansion of macro `{macro.name}`", call_span))
-            self.diagnostics.append(d)
+        for f, call_span in reversed(self.call_sites):
+            self.note_call_site(err.diagnostics, f, call_span)
+        self.diagnostics.extend(err.diagnostics)
         return POISON
 
     def guarded(self, fn, *args):
@@ -410,10 +413,24 @@ class Evaluator:
             else None
         self.bind_params(f, args, env, span, called)
         self.call_stack.append(f)
+        self.call_sites.append((f, span))
         try:
             return self.eval_body(f.body, env)
+        except WlispError as err:
+            self.note_call_site(err.diagnostics, f, span)
+            raise
         finally:
             self.call_stack.pop()
+            self.call_sites.pop()
+
+    def note_call_site(self, diags, f, span) -> None:
+        """An error inside a library function also points at the caller's line."""
+        if span is None:
+            return
+        for d in diags:
+            if d.span is not None and d.span.file != span.file and \
+                    not any(n[1] == span for n in d.notes):
+                d.notes.append((f"in the call of `{f.name or 'fn'}` here", span))
 
     def bind_params(self, f: Fn, args, env: Env, span, called=None) -> None:
         params = list(f.params)
@@ -504,9 +521,16 @@ class Evaluator:
             want = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo} to {hi}"
             raise self.error("W0301", f"`{name}` takes {want} argument"
                              f"{'' if want == '1' else 's'}, got {len(args)}", form.span)
-        structural = name in B.STRUCTURAL
-        runtime = any(isinstance(a, Ref) for a in args) if structural else \
-            any(has_ref(a) for a in args)
+        if name == "assoc":  # values may be runtime; the map and its keys decide
+            runtime = any(isinstance(a, Ref) for a in (args[0], *args[1::2]))
+        elif name == "conj":
+            runtime = isinstance(args[0], Ref) or (
+                isinstance(args[0], Map) and any(has_ref(p) and not isinstance(p, Vector)
+                                                 for p in args[1:]))
+        elif name in B.STRUCTURAL:
+            runtime = any(isinstance(a, Ref) for a in args)
+        else:
+            runtime = any(has_ref(a) for a in args)
         if name in B.HIGHER_ORDER:
             return self.apply_higher(name, args, form, runtime)
         if runtime:
@@ -832,6 +856,20 @@ def _qq(ev: Evaluator, x, env: Env):
 def _unquote(ev: Evaluator, form: List, env: Env):
     raise ev.error("W0308", "`~` (unquote) is only meaningful inside a ` (quasiquote)",
                    form.span)
+
+
+@special("error")
+def _error_form(ev: Evaluator, form: List, env: Env):
+    """`(error "message")`: a compile-time diagnostic, for libraries checking their use."""
+    if len(form) != 2:
+        raise ev.error("W0301", "`error` takes a message: (error \"why\")", form.span)
+    message = ev.eval(form[1], env)
+    if message is POISON:
+        return POISON
+    if isinstance(message, Ref) or has_ref(message):
+        raise ev.error("W0309", "`error` is raised at compile time; for a runtime failure use "
+                       "`fail`", form.span)
+    raise ev.error("W0403", B.render(message), form.span)
 
 
 @special("if")

@@ -56,7 +56,7 @@ def _check(ev, ok: bool, span, message):
 
 
 def _int_opt(ev, opts, key, minimum, out, out_key=None):
-    if key in opts:
+    if opts.get(key, (None,))[0] is not None:
         value, span = opts[key]
         _check(ev, isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
                span, f"`:{key}` must be an integer >= {minimum}, got {pr_str(value)}")
@@ -64,7 +64,7 @@ def _int_opt(ev, opts, key, minimum, out, out_key=None):
 
 
 def _num_opt(ev, opts, key, out):
-    if key in opts:
+    if opts.get(key, (None,))[0] is not None:
         value, span = opts[key]
         _check(ev, isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
                span, f"`:{key}` must be a number > 0 (seconds), got {pr_str(value)}")
@@ -72,7 +72,7 @@ def _num_opt(ev, opts, key, out):
 
 
 def _choice(ev, opts, key, choices, out):
-    if key in opts:
+    if opts.get(key, (None,))[0] is not None:
         value, span = opts[key]
         _check(ev, isinstance(value, str) and value in choices, span,
                f"`:{key}` must be one of " + ", ".join(f":{c}" for c in choices)
@@ -81,7 +81,7 @@ def _choice(ev, opts, key, choices, out):
 
 
 def _str_opt(ev, opts, key, out):
-    if key in opts:
+    if opts.get(key, (None,))[0] is not None:
         value, span = opts[key]
         _check(ev, isinstance(value, str) and not isinstance(value, Keyword), span,
                f"`:{key}` must be a string, got {pr_str(value)}")
@@ -135,7 +135,7 @@ def _defagent(ev: Compiler, form: List, env: Env):
 
 
 def _bool_opt(ev, opts, key, out):
-    if key in opts:
+    if opts.get(key, (None,))[0] is not None:
         value, span = opts[key]
         _check(ev, isinstance(value, bool), span, f"`:{key}` must be true or false")
         out[key] = value
@@ -241,8 +241,24 @@ def _defschema(ev: Compiler, form: List, env: Env):
     return _define(ev, env, name, Schema(name.name, js, form.span))
 
 
+TYPE_HEADS = {"enum", "list-of", "optional", "one-of", "json-schema"}
+
+
 def _returns(ev: Compiler, form, span, env):
-    """:returns takes a schema name, a schema value, or an inline type."""
+    """:returns takes a schema name, a schema value, an inline type, or an expression
+    giving a schema (nil: none)."""
+    if isinstance(form, List) and form and not (isinstance(form[0], Symbol)
+                                                and form[0].name in TYPE_HEADS):
+        form = _static(ev, form, env, span, "`:returns`")
+        if form is None:
+            return None, None
+    if form is None:
+        return None, None
+    if isinstance(form, Schema):
+        if form.name:
+            ev.used_schemas[form.name] = form.json
+            return form.name, form.json
+        return form.json, form.json
     if isinstance(form, Symbol):
         scope = env.find(form.name)
         value = scope[form.name] if scope is not None else None
