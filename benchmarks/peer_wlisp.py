@@ -107,15 +107,28 @@ def build(args, wlisp):
 
 
 def check_chain(spec, n: int) -> None:
-    """W3 must be n spawn nodes, node k depending on node k-1 only."""
-    from wlisp.runtime.scheduler import GraphPlan
-
+    """W3 must be n spawn nodes, node k reading node k-1 and nothing else."""
     nodes = spec.graph.nodes
     if len(nodes) != n or any(x.kind != "spawn" for x in nodes):
         raise SystemExit(f"peer_wlisp: W3 compiled to {len(nodes)} nodes, expected {n} spawns")
-    plan = GraphPlan(spec.graph)
-    if any(p.deps != ([k - 1] if k else []) for k, p in enumerate(plan.nodes)):
-        raise SystemExit("peer_wlisp: W3 is not a chain (node k must read node k-1 only)")
+    for k, node in enumerate(nodes):
+        refs: set = set()
+        json_refs(node.to_json(), refs)
+        want = {nodes[k - 1].id} if k else set()
+        if refs != want or node.after:
+            raise SystemExit(f"peer_wlisp: W3 is not a chain: `{node.id}` reads {sorted(refs)}")
+
+
+def json_refs(e, out: set) -> None:
+    """Node ids referenced ({"ref": id}) anywhere in a node's JSON form."""
+    if isinstance(e, dict):
+        if isinstance(e.get("ref"), str):
+            out.add(e["ref"])
+        for v in e.values():
+            json_refs(v, out)
+    elif isinstance(e, list):
+        for v in e:
+            json_refs(v, out)
 
 
 def outputs(args, value):

@@ -98,7 +98,8 @@ def compile_expr(e):
         key = input_key(e["input"])
         return lambda scope: scope.lookup(key)
     if "call" in e:
-        return _compile_call(e["call"], [compile_expr(a) for a in e.get("args", [])])
+        raw = e.get("args", [])
+        return _compile_call(e["call"], [compile_expr(a) for a in raw], raw)
     if "get" in e:
         target, path = compile_expr(e["get"]), list(e["path"])
         get = B.get
@@ -150,7 +151,20 @@ def compile_expr(e):
     raise ExprError(f"unknown expression {sorted(e)}")
 
 
-def _compile_call(name: str, args):
+def _compile_str(raw_args, args):
+    """`str` (every fmt prompt): constant text stays text, the rest is rendered."""
+    render = B.render
+    parts = [a if isinstance(a, str) else None for a in raw_args]
+    if len(parts) == 2 and parts[0] is not None and parts[1] is None:
+        text, f = parts[0], args[1]
+        return lambda scope: text + render(f(scope))
+    pairs = list(zip(parts, args, strict=True))
+    return lambda scope: "".join(p if p is not None else render(f(scope)) for p, f in pairs)
+
+
+def _compile_call(name: str, args, raw_args=()):
+    if name == "str" and raw_args:
+        return _compile_str(raw_args, args)
     if name not in B.BUILTINS:
         raise ExprError(f"unknown builtin `{name}`")
     fn, lo, hi = B.BUILTINS[name]

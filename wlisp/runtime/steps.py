@@ -47,22 +47,25 @@ _OVERRIDES = (("description", "description"), ("max_steps", "max_steps"), ("mode
 
 
 def step_template(sched, np) -> dict:
-    """The parts of a node's StepSpec that do not depend on the instance (cached)."""
+    """The parts of a node's StepSpec that do not depend on the instance (cached).
+    A node that overrides nothing shares its agent's template."""
     node = np.node
     a = node.attrs
-    t = dict(agent_template(sched, a["agent"]))
-    for key, field_name in _OVERRIDES:
-        value = a.get(key)
-        if value is not None:
-            t[field_name] = value
+    base = agent_template(sched, a["agent"])
+    overrides = [(f, a[k]) for k, f in _OVERRIDES if a.get(k) is not None]
     returns = a.get("returns")
-    if returns is not None:
-        t["output_schema"] = sched.spec.schemas.get(returns) if isinstance(returns, str) \
-            else returns
-    if t["trust"] == "quarantined":
-        t["tools"] = None  # quarantined steps get no tools
-    t["_meta"] = {"node": node.id, "source": node.span.to_json() if node.span else None,
-                  **t["_agent_meta"]}
+    if overrides or returns is not None or base["trust"] == "quarantined":
+        t = dict(base)
+        t.update(overrides)
+        if returns is not None:
+            t["output_schema"] = sched.spec.schemas.get(returns) if isinstance(returns, str) \
+                else returns
+        if t["trust"] == "quarantined":
+            t["tools"] = None  # quarantined steps get no tools
+    else:
+        t = base
+    np.exprs["_meta"] = {"node": node.id, "source": node.span.to_json() if node.span else None,
+                         **base["_agent_meta"]}
     return t
 
 
@@ -74,7 +77,8 @@ def build_step(sched, np, scope, inst: str) -> tuple[StepSpec, dict]:
     step = StepSpec(inst, t["agent"], t["description"],
                     prompt if isinstance(prompt, str) else B.render(prompt), t["max_steps"],
                     None, t["output_schema"], t["model"], t["system"], t["tools"], t["timeout"],
-                    t["trust"], t["role"], t["isolation"], t["context"], 1, t["_meta"])
+                    t["trust"], t["role"], t["isolation"], t["context"], 1,
+                    dict(np.exprs["_meta"]))  # each step its own: executors may annotate it
     return step, t
 
 
@@ -135,9 +139,9 @@ async def run_spawn(sched, np, scope, inst: str, rec: NodeRecord) -> StepOutcome
     journal = state.journal
     h = None
     if journal is not None or state.cached:
-        static = template.get("_hash")
+        static = np.exprs.get("_hash")
         if static is None:
-            static = template["_hash"] = static_hash_part(step)
+            static = np.exprs["_hash"] = static_hash_part(step)
         h = step_hash(step, static)
         hit = state.cached.get(inst)
         if hit is not None and hit[0] == h:  # finished before, asked the same: reuse it
