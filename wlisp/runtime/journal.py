@@ -27,7 +27,7 @@ from .types import StepOutcome, StepSpec
 SCHEMA_VERSION = 2
 DB_NAME = "wlisp.db"
 LOG_NAME = "steps.log"
-GROUP_MAX = 128  # rows per group commit at most: a crash loses fewer finished steps
+GROUP_MAX = 256  # rows per group commit at most: bounds the finished steps a crash loses
 LEASE_STALE_AFTER = 30.0  # seconds without a heartbeat: the holder is presumed dead
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
@@ -318,18 +318,21 @@ class Journal:
             batch = self.batch = asyncio.get_running_loop().create_future()
             asyncio.get_running_loop().call_soon(self._flush)
         elif len(self.pending) >= GROUP_MAX:  # a big wave: commit now, bound what a crash loses
-            self._flush()
+            self._flush(wait=True)
         await batch
 
-    def _flush(self) -> None:
+    def _flush(self, wait: bool = False) -> None:
         """Hand the pending rows to the writer thread: the commit's fsync overlaps with
-        the steps still running, and the batch's waiters wake when it is durable."""
+        the steps still running, and the batch's waiters wake when it is durable.
+        `wait`: block until it is written (a full group: bound what a crash can lose)."""
         rows, batch = self.pending, self.batch
         self.pending, self.batch = [], None
         if not rows:
             return
         loop = asyncio.get_running_loop()
-        self.writer.submit(self._write, rows, batch, loop)
+        job = self.writer.submit(self._write, rows, batch, loop)
+        if wait:
+            job.result()
 
     def _write(self, rows, batch, loop) -> None:  # on the writer thread
         try:
