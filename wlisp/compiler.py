@@ -462,6 +462,7 @@ def _label_segment(label) -> str:
 
 
 # Workflow forms register themselves as special forms on import.
+from . import declarations as _declarations  # noqa: E402,F401
 from . import forms as _forms  # noqa: E402,F401
 
 __all__ = ["Compiler", "Agent", "Tool", "WorkflowDef", "Schema", "SPECIAL", "special",

@@ -65,7 +65,7 @@ OPTION_VALUES = {
 
 def form_options() -> dict[str, set[str]]:
     """Keyword options of every form that takes some (imported late: forms.py is heavy)."""
-    from .forms import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
+    from .declarations import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
 
     return {"defagent": set(AGENT_OPTS), "spawn": set(SPAWN_OPTS),
             "defworkflow": set(WORKFLOW_OPTS), **_LITERAL_OPTIONS}

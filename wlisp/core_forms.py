@@ -1,0 +1,308 @@
+"""The special forms of the core language (SPEC §3): definitions, binding,
+conditionals, quoting, `fmt`, `error`. Each is `(evaluator, form, env) -> value`,
+registered in `expand.SPECIAL`; a condition on a runtime value is handed to the
+evaluator's `runtime_branches` hook (the compiler turns it into a classify node).
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import builtins as B
+from .data import Keyword, List, Map, Symbol, Vector, pr_str
+from .errors import WlispError
+from .expand import (
+    POISON,
+    SPECIAL,
+    Env,
+    Evaluator,
+    Fn,
+    Macro,
+    Ref,
+    has_ref,
+    merge_refs,
+    refs_in,
+    special,
+)
+
+
+def _sym(form: List, i: int, what: str) -> Symbol:
+    if i >= len(form) or not isinstance(form[i], Symbol):
+        raise WlispError.at("W0302", f"`{what}` needs a name here", form.span_at(i))
+    return form[i]
+
+
+@special("def")
+def _def(ev: Evaluator, form: List, env: Env):
+    if len(form) != 3:
+        raise ev.error("W0301", "`def` takes a name and a value: (def name expr)", form.span)
+    name = _sym(form, 1, "def")
+    _check_definable(name)
+    value = ev.guarded(ev.eval, form[2], env)  # on error the name still exists, as POISON
+    env.module_env().vars[name.name] = value
+    return value
+
+
+def _check_definable(name: Symbol) -> None:
+    if name.name in SPECIAL:
+        raise WlispError.at("W0202", f"`{name.name}` is a special form and cannot be redefined",
+                            name.span)
+
+
+def _params(form: List, i: int, what: str) -> Vector:
+    if i >= len(form) or not isinstance(form[i], Vector):
+        raise WlispError.at("W0302", f"`{what}` needs a parameter vector like [a b]",
+                            form.span_at(i))
+    for p in form[i]:
+        if not isinstance(p, (Symbol, Vector)):
+            raise WlispError.at("W0302", f"parameters must be names, got `{pr_str(p)}`",
+                                getattr(p, "span", None) or form.span_at(i))
+    return form[i]
+
+
+@special("defn", "defmacro")
+def _defn(ev: Evaluator, form: List, env: Env):
+    kind = form[0].name
+    name = _sym(form, 1, kind)
+    _check_definable(name)
+    i = 3 if len(form) > 3 and isinstance(form[2], str) else 2
+    params = _params(form, i, kind)
+    cls = Macro if kind == "defmacro" else Fn
+    f = cls(name.name, tuple(params), form[i + 1:], env, form.span)
+    env.module_env().vars[name.name] = f
+    return f
+
+
+@special("fn")
+def _fn(ev: Evaluator, form: List, env: Env):
+    params = _params(form, 1, "fn")
+    return Fn(None, tuple(params), form[2:], env, form.span)
+
+
+@special("let")
+def _let(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2 or not isinstance(form[1], Vector):
+        raise ev.error("W0302", "`let` needs a vector of name/value pairs: (let [a 1 b 2] ...)",
+                       form.span_at(1))
+    if len(form[1]) % 2:
+        last = form[1].span_at(len(form[1]) - 1)
+        raise ev.error("W0302", f"`let` binding `{pr_str(form[1][-1])}` has no value", last)
+    bindings = form[1]
+    inner = Env(env)
+    for i in range(0, len(bindings), 2):
+        pattern = bindings[i]
+        if not isinstance(pattern, (Symbol, Vector)):
+            raise ev.error("W0302", f"a `let` name must be a symbol or a vector, got "
+                           f"`{pr_str(pattern)}`", bindings.span_at(i))
+        with ev.binding_scope(pattern):
+            value = ev.guarded(ev.eval, bindings[i + 1], inner)
+        ev.bind(pattern, value, inner)
+    return ev.eval_body(form[2:], inner)
+
+
+@special("do")
+def _do(ev: Evaluator, form: List, env: Env):
+    return ev.eval_body(form[1:], env)
+
+
+@special("quote")
+def _quote(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`quote` takes one form", form.span)
+    return form[1]
+
+
+@special("quasiquote")
+def _quasiquote(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`quasiquote` takes one form", form.span)
+    return _qq(ev, form[1], env)
+
+
+def _qq(ev: Evaluator, x, env: Env):
+    if isinstance(x, List) and x and x[0] == Symbol("unquote"):
+        return ev.eval(x[1], env)
+    if isinstance(x, (List, Vector)):
+        items = []
+        for item in x:
+            if isinstance(item, List) and item and item[0] == Symbol("unquote-splicing"):
+                spliced = ev.eval(item[1], env)
+                if not isinstance(spliced, (List, Vector)) and spliced is not None:
+                    raise ev.error("W0303", "`~@` needs a list or vector to splice, got a "
+                                   f"{B.type_name(spliced)}", item.span)
+                items.extend(spliced or ())
+            else:
+                items.append(_qq(ev, item, env))
+        return type(x)(items, x.span)
+    if isinstance(x, Map):
+        return Map(((_qq(ev, k, env), _qq(ev, v, env)) for k, v in x.items()), span=x.span)
+    return x
+
+
+@special("unquote", "unquote-splicing")
+def _unquote(ev: Evaluator, form: List, env: Env):
+    raise ev.error("W0308", "`~` (unquote) is only meaningful inside a ` (quasiquote)",
+                   form.span)
+
+
+@special("error")
+def _error_form(ev: Evaluator, form: List, env: Env):
+    """`(error "message")`: a compile-time diagnostic, for libraries checking their use."""
+    if len(form) != 2:
+        raise ev.error("W0301", "`error` takes a message: (error \"why\")", form.span)
+    message = ev.eval(form[1], env)
+    if message is POISON:
+        return POISON
+    if isinstance(message, Ref) or has_ref(message):
+        raise ev.error("W0309", "`error` is raised at compile time; for a runtime failure use "
+                       "`fail`", form.span)
+    raise ev.error("W0403", B.render(message), form.span)
+
+
+@special("if")
+def _if(ev: Evaluator, form: List, env: Env):
+    if len(form) not in (3, 4):
+        raise ev.error("W0301", "`if` takes a condition, a then-form and an optional "
+                       "else-form", form.span)
+    cond = ev.eval(form[1], env)
+    if cond is POISON:
+        return POISON
+    if isinstance(cond, Ref):
+        return ev.runtime_branches(cond, "if", [(True, form[2:3])], form[3:4], form, env)
+    return ev.eval(form[2], env) if B.truthy(cond) else \
+        (ev.eval(form[3], env) if len(form) == 4 else None)
+
+
+@special("when")
+def _when(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2:
+        raise ev.error("W0301", "`when` takes a condition and a body", form.span)
+    cond = ev.eval(form[1], env)
+    if cond is POISON:
+        return POISON
+    if isinstance(cond, Ref):
+        return ev.runtime_branches(cond, "if", [(True, form[2:])], (), form, env)
+    return ev.eval_body(form[2:], env) if B.truthy(cond) else None
+
+
+@special("cond")
+def _cond(ev: Evaluator, form: List, env: Env):
+    if len(form) % 2 == 0:
+        raise ev.error("W0302", "`cond` takes test/expression pairs", form.span)
+    return _cond_from(ev, form, 1, env)
+
+
+def _cond_from(ev, form, i, env):
+    while i < len(form):
+        test = ev.eval(form[i], env)
+        if test is POISON:
+            return POISON
+        if isinstance(test, Ref):
+            rest = List((Symbol("cond", form.span), *form[i + 2:]), form.span,
+                        (form.span, *(form.item_spans or ())[i + 2:]) if form.item_spans
+                        else None)
+            return ev.runtime_branches(test, "if", [(True, (form[i + 1],))], (rest,), form, env)
+        if B.truthy(test):
+            return ev.eval(form[i + 1], env)
+        i += 2
+    return None
+
+
+@special("case")
+def _case(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2:
+        raise ev.error("W0301", "`case` takes a value and value/expression pairs", form.span)
+    value = ev.eval(form[1], env)
+    clauses, default = [], ()
+    i = 2
+    while i < len(form):
+        if form[i] == Keyword("else") and i + 1 < len(form):
+            default = (form[i + 1],)
+            i += 2
+            continue
+        if i + 1 >= len(form):
+            raise ev.error("W0302", "`case` clause without an expression; use `:else e` for "
+                           "the default", form.span_at(i))
+        label = form[i]
+        if not isinstance(label, (str, int, float, bool)) and label is not None:
+            raise ev.error("W0302", "`case` labels must be literals (keywords, strings, "
+                           "numbers, booleans)", form.span_at(i))
+        clauses.append((label, (form[i + 1],)))
+        i += 2
+    if value is POISON:
+        return POISON
+    if isinstance(value, Ref):
+        return ev.runtime_branches(value, "case", clauses, default, form, env)
+    for label, body in clauses:
+        if B.eq(label, value):
+            return ev.eval_body(body, env)
+    return ev.eval_body(default, env)
+
+
+@special("and", "or")
+def _and_or(ev: Evaluator, form: List, env: Env):
+    is_and = form[0].name == "and"
+    residual = []
+    value = is_and
+    for i, sub in enumerate(form[1:], 1):
+        before = ev.node_count()
+        value = ev.eval(sub, env)
+        if residual and ev.node_count() != before:
+            raise ev.error("W0406", f"steps inside `{form[0].name}` after a runtime test would "
+                           "always run; use `if` or `when` for conditional steps",
+                           form.span_at(i))
+        if value is POISON:
+            return POISON
+        if isinstance(value, Ref) or has_ref(value):
+            residual.append(value)
+            continue
+        if residual:
+            residual.append(value)
+        elif B.truthy(value) != is_and:
+            return value
+    if not residual:
+        return value
+    op = "and" if is_and else "or"
+    return merge_refs({op: [ev.to_expr(v, form.span) for v in residual]},
+                      [r for v in residual for r in refs_in(v)])
+
+
+@special("fmt")
+def _fmt(ev: Evaluator, form: List, env: Env):
+    if len(form) != 2:
+        raise ev.error("W0301", "`fmt` takes one template string: (fmt \"Hello {name}\")",
+                       form.span)
+    template = form[1]
+    if not isinstance(template, str):
+        template = ev.eval(template, env)
+        if not isinstance(template, str):
+            raise ev.error("W0303", "`fmt` needs a template string", form.span_at(1))
+    parts = []
+    pos = 0
+    for m in _HOLE.finditer(template):
+        if m.start() > pos:
+            parts.append(template[pos:m.start()])
+        pos = m.end()
+        text = m.group(0)
+        if text in ("{{", "}}"):
+            parts.append(text[0])
+            continue
+        name = m.group(1).strip()
+        span = ev.locate(form.span_at(1), text)
+        if not _HOLE_NAME.match(name):
+            raise ev.error("W0302", f"a `fmt` hole holds a name or a dotted path, not "
+                           f"`{name}`", span)
+        parts.append(ev.guarded(ev.lookup, Symbol(name, span), env))
+    if pos < len(template):
+        parts.append(template[pos:])
+    if any(p is POISON for p in parts):
+        return POISON
+    if not any(has_ref(p) for p in parts):
+        return ev.static_builtin("str", parts, form)
+    return ev.residual("str", parts, form)
+
+
+_HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_HOLE_NAME = re.compile(r"[^\s\d:.(){}\[\]\"';`~][^\s(){}\[\]\"';`~]*\Z")
+
+

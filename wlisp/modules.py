@@ -1,0 +1,97 @@
+"""`import`: files beside the importing one (never outside its directory tree) and
+standard-library modules; each module is evaluated once per compilation."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+from .data import List, Symbol, Vector
+from .errors import did_you_mean
+from .expand import Env, Evaluator, special
+
+
+@special("import")
+def _import(ev: Evaluator, form: List, env: Env):
+    if len(form) < 2:
+        raise ev.error("W0301", "`import` takes a file name or a module name", form.span)
+    target = form[1]
+    opts = ev.options(form, 2, {"only", "as"}, "import")
+    if isinstance(target, str):
+        path, label = resolve_import(ev, target, form)
+        key = os.path.realpath(path)
+        loader = lambda: open(path, encoding="utf-8").read()  # noqa: E731
+    elif isinstance(target, Symbol):
+        name = target.name
+        res = resources.files("wlisp.stdlib").joinpath(f"{name}.wl")
+        if not res.is_file():
+            mods = [p.name[:-3] for p in resources.files("wlisp.stdlib").iterdir()
+                    if p.name.endswith(".wl")]
+            raise ev.error("W0501", f"no standard library module `{name}`"
+                             + did_you_mean(name, mods), target.span)
+        key = label = f"<stdlib>/{name}.wl"
+        loader = res.read_text
+    else:
+        raise ev.error("W0303", "`import` takes a string path or a module name",
+                         form.span_at(1))
+    module = load_module(ev, key, label, loader, form.span_at(1))
+    exported = {k: v for k, v in module.vars.items()}
+    only = opts.get("only")
+    if only is not None:
+        if not isinstance(only[0], Vector):
+            raise ev.error("W0303", "`:only` takes a vector of names", only[1])
+        picked = {}
+        for sym in only[0]:
+            name = sym.name if isinstance(sym, Symbol) else str(sym)
+            if name not in exported:
+                raise ev.error("W0201", f"`{name}` is not defined in {label}"
+                                 + did_you_mean(name, exported), getattr(sym, "span", None)
+                                 or only[1])
+            picked[name] = exported[name]
+        exported = picked
+    prefix = ""
+    if "as" in opts:
+        alias = opts["as"][0]
+        if not isinstance(alias, Symbol):
+            raise ev.error("W0303", "`:as` takes a name", opts["as"][1])
+        prefix = alias.name + "/"
+    target_env = env.module_env()
+    for k, v in exported.items():
+        target_env.vars[prefix + k] = v
+    return None
+
+def resolve_import(ev: Evaluator, name: str, form: List):
+    here = form.span.file if form.span else "<input>"
+    base = os.path.dirname(os.path.abspath(here)) if not here.startswith("<") else os.getcwd()
+    path = os.path.normpath(os.path.join(base, name))
+    real_base, real = os.path.realpath(base), os.path.realpath(path)
+    if os.path.commonpath([real_base, real]) != real_base:
+        raise ev.error("W0502", f"`{name}` is outside the importing file's directory "
+                         f"tree ({base}); imports may only reach files beside or below it",
+                         form.span_at(1))
+    if not os.path.isfile(path):
+        raise ev.error("W0501", f"cannot import `{name}`: no such file", form.span_at(1))
+    label = os.path.relpath(path) if not os.path.isabs(here) else path
+    return path, label
+
+def load_module(ev: Evaluator, key, label, loader, span) -> Env:
+    if key in ev.modules:
+        return ev.modules[key]
+    if key in ev.loading:
+        raise ev.error("W0503", f"import cycle: {' -> '.join(ev.loading + [key])}", span)
+    try:
+        text = loader()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ev.error("W0501", f"cannot read `{label}`: {exc}", span) from None
+    env = ev.new_module()
+    ev.loading.append(key)
+    before = len(ev.diagnostics)
+    try:
+        ev.eval_toplevel(text, label, env)
+    finally:
+        ev.loading.pop()
+    if len(ev.diagnostics) > before:
+        for d in ev.diagnostics[before:]:
+            d.notes.append(("while importing this module", span))
+    ev.modules[key] = env
+    return env
