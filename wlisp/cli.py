@@ -140,11 +140,12 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
     click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
 
+from . import cli_run  # noqa: E402  (after the helpers it uses; registers run, resume, ...)
+
+
 @main.command("repl")
-@click.option("--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, scripted) "
-              "for every step; default: wlisp.toml's [agents] routing, else mock.")
-@click.option("--answers", type=click.Path(dir_okay=False),
-              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+@cli_run.executor_option
+@cli_run.answers_option
 @click.option("--config", type=click.Path(dir_okay=False),
               help="wlisp.toml to use (default: the nearest one above the current directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -165,9 +166,7 @@ def schema_cmd() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-from . import cli_run  # noqa: E402  (run, resume, runs, show register on `main`)
-
-cli_run.register(main)
+cli_run.register(main)  # run, resume, runs, show
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -161,6 +161,11 @@ def register(main: click.Group) -> None:
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False),
     help="Journal directory (default: .wlisp beside the workflow, or WLISP_HOME).")
+executor_option = click.option(
+    "--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, scripted) for every "
+    "step; default: wlisp.toml's [agents] routing, else mock.")
+answers_option = click.option("--answers", type=click.Path(dir_okay=False),
+                              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
 
 
 @click.command("run")
@@ -168,10 +173,8 @@ state_dir_option = click.option(
 @click.option("--input", "-i", "inputs", multiple=True, metavar="K=V|K=@FILE",
               help="A workflow input: JSON or text, or @file for a file's contents.")
 @click.option("--workflow", "-w", help="Workflow to run (default: `main` or the only one).")
-@click.option("--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, "
-              "scripted) for every step; default: wlisp.toml's [agents] routing, else mock.")
-@click.option("--answers", type=click.Path(dir_okay=False),
-              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+@executor_option
+@answers_option
 @click.option("--config", type=click.Path(dir_okay=False),
               help="wlisp.toml to use (default: the nearest one above the workflow).")
 @click.option("--concurrency", "-c", type=int, help="Bound on concurrent steps.")

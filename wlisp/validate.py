@@ -126,21 +126,19 @@ class _Scope:
     def __init__(self, parent, ids=(), vars=()):
         self.parent, self.ids, self.vars = parent, set(ids), set(vars)
 
-    def has_id(self, ref):
+    def _has(self, what: str, key) -> bool:
         s = self
         while s is not None:
-            if ref in s.ids:
+            if key in getattr(s, what):
                 return True
             s = s.parent
         return False
 
-    def has_var(self, key):
-        s = self
-        while s is not None:
-            if key in s.vars:
-                return True
-            s = s.parent
-        return False
+    def has_id(self, ref) -> bool:
+        return self._has("ids", ref)
+
+    def has_var(self, key) -> bool:
+        return self._has("vars", key)
 
 
 def validate(spec: WorkflowSpec) -> None:
