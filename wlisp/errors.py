@@ -62,6 +62,19 @@ CODES = {
     "W0605": "too few tournament entrants",
     "W0606": "WorkflowSpec from a newer wlisp",
     "W0607": "unknown node kind",
+    # running
+    "W0701": "usage error (inputs, executor, bounds, run ids)",
+    "W0702": "invalid scripted answer file",
+    # journal
+    "W0801": "cannot open or write the journal",
+    "W0802": "journal from a newer wlisp",
+    "W0803": "run id already used",
+    "W0804": "no such run",
+    "W0805": "run held by a live process",
+    # configuration
+    "W0901": "invalid wlisp.toml",
+    "W0902": "environment variable not set",
+    "W0903": "optional dependency missing",
 }
 
 
