@@ -356,3 +356,18 @@ def test_result_maps_have_plain_string_keys():
     res = run(compile(AGENTS + "(defworkflow main [] {:score 1})"), Recorder(), {})
     (key,) = res.value
     assert type(key) is str
+
+
+def test_filter_over_static_steps_with_a_runtime_predicate_is_a_runtime_filter():
+    from wlisp.runtime import run
+
+    from .recording import Recorder
+    spec = compile(AGENTS + """
+(defschema R {:ok bool})
+(defworkflow main []
+  (let [checks [(spawn critic "a" :returns R) (spawn critic "b" :returns R)]]
+    (len (filter (fn [c] c.ok) checks))))""")
+    assert spec.graph.result["call"] == "len"
+    answers = iter([{"ok": True}, {"ok": False}])
+    res = run(spec, Recorder({"critic": lambda s: next(answers)}), {})
+    assert res.value == 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from . import builtins as B
-from .data import Keyword, List, Map, Symbol, Vector, pr_str
+from .data import Keyword, Map, Symbol, Vector, pr_str
 from .errors import Span, WlispError, did_you_mean
 from .expand import (
     OUTCOME_FIELDS,
@@ -28,10 +28,9 @@ from .expand import (
     has_ref,
     merge_refs,
     refs_in,
-    special,
 )
 from .ir import Branch, Graph, Node
-from .schema import Schema, compile_type, fields_of
+from .schema import fields_of
 
 ROLES = {"explore": ("read-only", "system-only"), "verify": ("read-only", "none"),
          "plan": ("shared", "full"), "implement": ("worktree", "full"),
@@ -465,5 +464,5 @@ def _label_segment(label) -> str:
 from . import declarations as _declarations  # noqa: E402,F401
 from . import forms as _forms  # noqa: E402,F401
 
-__all__ = ["Compiler", "Agent", "Tool", "WorkflowDef", "Schema", "SPECIAL", "special",
-           "compile_type", "List", "Map", "POISON", "WlispError"]
+# SPECIAL is re-exported: importing this module is what registers the workflow forms
+__all__ = ["Compiler", "Agent", "Tool", "WorkflowDef", "GraphBuilder", "SPECIAL"]

@@ -450,8 +450,14 @@ class Evaluator:
         return self.static_builtin(name, args, form)
 
     def static_builtin(self, name, args, form):
+        def call(f, a):
+            value = self.call_value(f, a, form.span)
+            if name in ("filter", "sort") and has_ref(value):
+                raise _NeedsRuntime  # the decision needs run-time values
+            return value
+
         try:
-            return B.apply(name, args, call=lambda f, a: self.call_value(f, a, form.span))
+            return B.apply(name, args, call=call)
         except B.BuiltinError as exc:
             raise self.error("W0403", str(exc), form.span) from None
 

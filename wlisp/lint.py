@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .data import Keyword, List, Map, Symbol, Vector
 from .errors import Diagnostic, did_you_mean
-from .expand import SPECIAL, Env, Fn, Macro
+from .expand import SPECIAL, Env, Macro
 
 TYPE_OPTIONS = {"returns", "params"}
 LITERAL_LABELS = {"case", "classify"}
@@ -150,4 +150,4 @@ class _Walker:
                                       or did_you_mean(head, SPECIAL, 0.75)), sym.span))
 
 
-__all__ = ["lint_module", "Fn"]
+__all__ = ["lint_module"]

@@ -11,7 +11,6 @@ nodes are named by swapping the owner's static id prefix for the instance's
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 
 from .. import builtins as B
@@ -406,4 +405,4 @@ async def execute(spec: WorkflowSpec, state: RunState):
     return await sched.run_graph(spec.graph, scope, "", "")
 
 
-__all__ = ["execute", "Scheduler", "FINAL", "random"]
+__all__ = ["execute", "Scheduler", "FINAL"]
