@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
 
 from .errors import Diagnostic, Sources, WlispError, did_you_mean
 from .ir import WorkflowSpec
+from .ir import no_gc as _no_gc
 
 # The evaluator recurses on nesting; deeply nested source must become a W0405
 # diagnostic (RecursionError is caught below), not a crash of the interpreter.
@@ -20,19 +19,6 @@ def _compiler(sources: Sources | None = None):
     from .compiler import Compiler
 
     return Compiler(sources)
-
-
-@contextlib.contextmanager
-def _no_gc():
-    """Compilation makes many small acyclic objects; cycle collection passes over the
-    growing heap cost up to a third of the time and reclaim nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _evaluate(text: str, filename: str, sources: Sources | None = None):
