@@ -180,3 +180,22 @@ def test_bad_answer_file_is_a_usage_error(tmp_path):
     answers.write_text("[[answer]]\nagnet = 'writer'\n")
     res = run("run", str(src), "-e", "scripted", "--answers", str(answers))
     assert res.exit_code == 2 and "unknown key(s) agnet" in res.output
+
+
+def test_runs_and_show_list_the_journal(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text(RUNNABLE)
+    state = str(tmp_path / "state")
+    res = run("run", str(src), "-i", "topic=owls", "-i", "n=2", "--state-dir", state,
+              "--run-id", "a-rather-long-run-id-2026", "-q")
+    assert res.exit_code == 0, res.output
+    listing = run("runs", "--state-dir", state)
+    assert listing.exit_code == 0 and "a-rather-long-run-id-2026" in listing.output
+    rows = json.loads(run("runs", "--state-dir", state, "--json").output)
+    assert rows[0]["id"] == "a-rather-long-run-id-2026" and rows[0]["steps"] == 3
+    shown = json.loads(run("show", "a-rather-long-run-id-2026", "--state-dir", state,
+                           "--json").output)
+    assert shown["status"] == "completed"
+    assert shown["nodes"]["main/drafts/map[1]/writer"]["status"] == "completed"
+    tree = run("show", "a-rather-long-run-id-2026", "--state-dir", state).output
+    assert "main/pick/critic" in tree and "w.wl:" in tree

@@ -304,7 +304,10 @@ def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("run", "workflow", "status", "started", "steps", "cost", box=None)
+    table = Table(box=None)
+    table.add_column("run", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=3))
+    for name in ("workflow", "status", "started", "steps", "cost"):
+        table.add_column(name)
     for r in rows:
         table.add_row(r["id"], r["workflow"], r["status"], _when(r["started"]), str(r["steps"]),
                       f"${r['cost']:.4f}")
