@@ -84,6 +84,12 @@ def test_random_text_never_crashes_check(text):
         assert d.code.startswith("W")
 
 
+def test_a_message_holding_a_function_is_a_diagnostic():
+    for form in ("(fail (parallel not))", "(spawn writer [not])", "(error [not])"):
+        diags = check(PRELUDE + f"(defworkflow main [] {form})", "msg.wl")
+        assert [d.code for d in diags] == ["W0303"], (form, diags)
+
+
 def test_deep_nesting_is_a_diagnostic():
     deep = "(do " * 3000 + "1" + ")" * 3000
     diags = check(PRELUDE + f"(defworkflow main [] {deep})", "deep.wl")

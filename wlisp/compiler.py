@@ -260,7 +260,10 @@ class Compiler(Evaluator):
                 return expr
             return {"call": "str", "args": [expr]}
         if isinstance(value, (int, float, Keyword, Vector, Map)):
-            return B.render(value)
+            try:
+                return B.render(value)
+            except B.BuiltinError as exc:  # e.g. a vector holding a function
+                raise self.error("W0303", f"a {what} must be text: {exc}", span) from None
         raise self.error("W0303", f"a {what} must be a string, got a {B.type_name(value)}", span)
 
     # --- conditionals on runtime values ------------------------------------------

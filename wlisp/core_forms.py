@@ -156,7 +156,11 @@ def _error_form(ev: Evaluator, form: List, env: Env):
     if isinstance(message, Ref) or has_ref(message):
         raise ev.error("W0309", "`error` is raised at compile time; for a runtime failure use "
                        "`fail`", form.span)
-    raise ev.error("W0403", B.render(message), form.span)
+    try:
+        text = B.render(message)
+    except B.BuiltinError as exc:
+        raise ev.error("W0303", f"`error` needs a message: {exc}", form.span) from None
+    raise ev.error("W0403", text, form.span)
 
 
 @special("if")
