@@ -2,8 +2,15 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
 
 from wlisp.api import check, compile
+
+# CI runs the property tests with a fixed seed, so a landing never depends on luck;
+# local runs explore new examples every time (WLISP_FUZZ=N raises the count).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
