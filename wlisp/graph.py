@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .ir import Graph, Node, WorkflowSpec
-from .validate import _Collect
+from .ir import Graph, Node, WorkflowSpec, node_refs
 
 SHAPES_MERMAID = {"spawn": ('["', '"]'), "loop": ('(["', '"])'), "classify": ('{"', '"}'),
                   "tournament": ('[["', '"]]'), "map": ('[/"', '"/]'), "pipeline": ('[/"', '"/]'),
@@ -48,9 +47,9 @@ def _children(node: Node):
 def _edges(graph: Graph):
     ids = {n.id for n in graph.nodes}
     for n in graph.nodes:
-        c = _Collect()
-        c.scan(Graph([n], None))
-        deps = {d for d in c.refs if d in ids and d != n.id} - set(n.after)
+        refs: set = set()
+        node_refs(n, refs)
+        deps = {d for d in refs if d in ids and d != n.id} - set(n.after)
         for d in sorted(deps):
             yield d, n.id, False
         for d in n.after:

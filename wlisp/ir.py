@@ -231,3 +231,39 @@ class WorkflowSpec:
                 yield node, owners
                 for g in node.graphs():
                     stack.append((g, (*owners, node)))
+
+
+def expr_refs(e, out: set) -> None:
+    """Add to `out` the node ids an expression reads."""
+    t = type(e)
+    if t is dict:
+        r = e.get("ref") or e.get("info")
+        if r is not None:
+            out.add(r)
+        elif "lit" not in e:
+            for k, v in e.items():
+                if k != "in":
+                    expr_refs(v, out)
+    elif t is list:
+        for v in e:
+            expr_refs(v, out)
+
+
+def node_refs(node: Node, out: set) -> None:
+    """Add the node ids a node reads, including what its nested graphs read from outside
+    them (not its `after` order)."""
+    for name, ftype in NODE_FIELDS[node.kind]:
+        if ftype == "expr":
+            expr_refs(node.attrs.get(name), out)
+    for g in node.graphs():
+        out.update(graph_free_refs(g))
+
+
+def graph_free_refs(g: Graph) -> set:
+    """Node ids a graph reads from the graphs around it."""
+    inner: set = set()
+    for n in g.nodes:
+        node_refs(n, inner)
+    expr_refs(g.result, inner)
+    return inner.difference(n.id for n in g.nodes)
+

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .builtins import BUILTINS
 from .errors import Diagnostic, WlispError
-from .ir import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec
+from .ir import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec, graph_free_refs
 
 EXPR_KEYS = {"lit", "vec", "map", "ref", "input", "var", "call", "get", "fn", "if", "and", "or",
              "info"}
@@ -223,13 +223,8 @@ class _Validator:
 
     def graph_free(self, g: Graph, scope: _Scope, owner: Node) -> set[str]:
         """Validate a nested graph; return its references to nodes outside it."""
-        before = len(self.problems)
-        collector = _Collect()
         self.graph(g, scope, owner.id, owner)
-        del before
-        collector.scan(g)
-        own = {n.id for n in _all_nodes(g)}
-        return {r for r in collector.refs if r not in own}
+        return graph_free_refs(g)
 
     def expr(self, e, scope: _Scope, node: Node | None) -> set[str]:
         refs: set[str] = set()
@@ -303,41 +298,3 @@ def _root_vars(scope: _Scope):
     while scope.parent is not None:
         scope = scope.parent
     return scope.vars
-
-
-def _all_nodes(g: Graph):
-    for n in g.nodes:
-        yield n
-        for inner in n.graphs():
-            yield from _all_nodes(inner)
-
-
-class _Collect:
-    """Collects every node id referenced anywhere in a graph."""
-
-    def __init__(self):
-        self.refs: set[str] = set()
-
-    def scan(self, g: Graph):
-        for n in g.nodes:
-            for name, ftype in NODE_FIELDS[n.kind]:
-                if ftype == "expr":
-                    self.expr(n.attrs.get(name))
-            self.refs.update(n.after)
-            for inner in n.graphs():
-                self.scan(inner)
-        self.expr(g.result)
-
-    def expr(self, e):
-        stack = [e]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, dict):
-                if "ref" in x:
-                    self.refs.add(x["ref"])
-                elif "info" in x:
-                    self.refs.add(x["info"])
-                elif "lit" not in x:
-                    stack.extend(v for k, v in x.items() if k not in ("in",))
-            elif isinstance(x, list):
-                stack.extend(x)

@@ -14,7 +14,7 @@ import asyncio
 import time
 
 from .. import builtins as B
-from ..ir import NODE_FIELDS, Graph, Node, WorkflowSpec
+from ..ir import Graph, Node, WorkflowSpec, expr_refs, node_refs
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
 from .records import BudgetExhausted, NodeRecord, RunState
 from .steps import run_spawn
@@ -52,35 +52,6 @@ class GraphPlan:
         self.result = compile_expr(graph.result)
         # a chain (every node waits for the one before it) runs inline, without tasks
         self.sequential = all(i - 1 in np.deps for i, np in enumerate(self.nodes) if i)
-
-
-def expr_refs(e, out: set) -> None:
-    """Node ids an expression reads."""
-    t = type(e)
-    if t is dict:
-        r = e.get("ref") or e.get("info")
-        if r is not None:
-            out.add(r)
-        elif "lit" not in e:
-            for k, v in e.items():
-                if k != "in":
-                    expr_refs(v, out)
-    elif t is list:
-        for v in e:
-            expr_refs(v, out)
-
-
-def node_refs(node: Node, out: set) -> None:
-    """Node ids a node reads, including what its nested graphs read from outside."""
-    for name, ftype in NODE_FIELDS[node.kind]:
-        if ftype == "expr":
-            expr_refs(node.attrs.get(name), out)
-    for g in node.graphs():
-        inner: set = set()
-        for n in g.nodes:
-            node_refs(n, inner)
-        expr_refs(g.result, inner)
-        out.update(inner.difference(n.id for n in g.nodes))
 
 
 class GraphResult:
