@@ -210,6 +210,7 @@ async def _supervise(spec, state, run_id, journal, events, t0) -> RunResult:
             status, error = "budget_exhausted", str(reason)
         else:
             status, error = "cancelled", "cancelled"
+            state.cancel_unfinished(error)
             _close(state, journal, heartbeat, RunResult("cancelled", None, run_id,
                                                         state.records, error))
             raise
@@ -240,7 +241,6 @@ async def _heartbeat(journal, run_id: str, every: float = 5.0) -> None:
 
 
 def _close(state, journal, heartbeat, result) -> None:
-    state.cancel_unfinished(result.error or "cancelled")
     if heartbeat is not None:
         heartbeat.cancel()
     if journal is not None:
