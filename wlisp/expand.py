@@ -510,7 +510,7 @@ class Evaluator:
         outer_pure = self.pure
         self.pure += 1
         try:
-            value = self.call_fn(f, args[:nparams] if len(args) >= nparams else args, form)
+            value = self.call_fn(f, args[:nparams], form)
         except NotPure as np:
             if outer_pure:  # an enclosing caller decides what a step here means
                 raise
@@ -519,9 +519,8 @@ class Evaluator:
                              "function into a map node", np.span or form.span) from None
         finally:
             self.pure -= 1
-        body_ref = value if isinstance(value, Ref) else Ref(None)
         return ({"fn": {"params": names, "in": scope, "body": self.to_expr(value, form.span)}},
-                merge_refs(None, [r for r in refs_in(value)] + [body_ref]))
+                merge_refs(None, list(refs_in(value))))
 
     def to_expr(self, v, span=None):
         """A compile-time value as a residual expression (JSON)."""
