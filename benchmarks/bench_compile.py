@@ -3,8 +3,8 @@
 For each size N it generates an N-node workflow (benchmarks/gen.py) and times,
 in this process after one warm-up call, the median of several runs of:
 
-    read       wlisp.reader.read(text, filename)            Lark parse + datum building
-    compile    wlisp.api.compile(text, filename)            read + evaluate + build nodes
+    read       wlisp.lang.reader.read(text, filename)            Lark parse + datum building
+    compile    wlisp.lang.api.compile(text, filename)            read + evaluate + build nodes
     to_json    spec.to_json()
     from_json  WorkflowSpec.from_json(json_text)            json.loads + JSON Schema + semantics
       loads+build   WorkflowSpec.from_json(json_text, validate=False)
@@ -38,10 +38,10 @@ STAGES = ("read", "compile", "to_json", "from_json", "loads+build", "schema", "s
 
 
 def stage_calls(text: str, filename: str, spec, json_text: str) -> dict:
-    from wlisp.api import compile
-    from wlisp.ir import WorkflowSpec
-    from wlisp.reader import read
-    from wlisp.validate import check_document, validate
+    from wlisp.ir.spec import WorkflowSpec
+    from wlisp.ir.validate import check_document, validate
+    from wlisp.lang.api import compile
+    from wlisp.lang.reader import read
 
     data = json.loads(json_text)
     unvalidated = WorkflowSpec.from_json(json_text, validate=False)
@@ -72,7 +72,7 @@ def measure(calls: dict, runs: int, budget: float, min_runs: int, warm: dict) ->
 
 
 def parser_build(runs: int) -> dict:
-    from wlisp import reader
+    from wlisp.lang import reader
 
     samples = []
     for _ in range(runs):
@@ -87,11 +87,11 @@ t = time.perf_counter
 path, filename = sys.argv[1], sys.argv[2]
 text = open(path, encoding="utf-8").read()
 out = {}
-t0 = t(); import wlisp.api, wlisp.reader; out["import"] = t() - t0
-t0 = t(); wlisp.reader.read(text, filename); out["read"] = t() - t0
-t0 = t(); spec = wlisp.api.compile(text, filename); out["compile"] = t() - t0
+t0 = t(); import wlisp.lang.api, wlisp.lang.reader; out["import"] = t() - t0
+t0 = t(); wlisp.lang.reader.read(text, filename); out["read"] = t() - t0
+t0 = t(); spec = wlisp.lang.api.compile(text, filename); out["compile"] = t() - t0
 t0 = t(); js = spec.to_json(); out["to_json"] = t() - t0
-t0 = t(); wlisp.ir.WorkflowSpec.from_json(js); out["from_json"] = t() - t0
+t0 = t(); wlisp.ir.spec.WorkflowSpec.from_json(js); out["from_json"] = t() - t0
 print(json.dumps(out))
 """
 
@@ -116,7 +116,7 @@ def cold(text: str, filename: str, runs: int) -> dict:
 
 
 def bench_size(n: int, runs: int, budget: float, min_runs: int, do_cold: bool) -> dict:
-    from wlisp.api import compile
+    from wlisp.lang.api import compile
 
     text, expected = generate_counted(n)
     filename = f"gen{n}.wl"

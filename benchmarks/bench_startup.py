@@ -5,7 +5,7 @@ Runs, interleaved round-robin so the machine's noise falls on all of them alike:
     wlisp --help               the console script (beside sys.executable, else on PATH)
     python -c pass             bare interpreter start
     python -c "import click"   the CLI framework alone
-    python -c "import wlisp.cli"   the CLI module, without running click
+    python -c "import wlisp.cli.commands"   the CLI module, without running click
 
 and reports medians and same-run ratios (wlisp / python, wlisp / click). Then
 runs `python -X importtime` on the same `--help` path and lists the modules
@@ -31,11 +31,11 @@ from pathlib import Path
 from common import RESULTS, ROOT, fmt_s, machine, summary, table, write_json
 
 TARGET = 0.150  # seconds, from the issue: `wlisp --help` under 150 ms
-HEAVY = ("lark", "jsonschema", "rich", "wlisp.compiler", "wlisp.expand", "wlisp.forms",
-         "wlisp.reader", "wlisp.validate", "wlisp.api", "wlisp.builtins", "asyncio", "sqlite3",
+HEAVY = ("lark", "jsonschema", "rich", "wlisp.lang.compiler", "wlisp.lang.evaluator", "wlisp.lang.forms.steps",
+         "wlisp.lang.reader", "wlisp.ir.validate", "wlisp.lang.api", "wlisp.values.builtins", "asyncio", "sqlite3",
          "prompt_toolkit", "openai", "ray", "importlib.metadata", "email", "typing")
 HELP_SNIPPET = ("import sys; sys.argv = ['wlisp', '--help']; "
-                "from wlisp.cli import main; main()")
+                "from wlisp.cli.commands import main; main()")
 
 
 def wlisp_script() -> str:
@@ -66,7 +66,7 @@ def commands() -> dict[str, tuple[list[str], dict | None]]:
     cmds = {"wlisp --help": ([wlisp_script(), "--help"], env),
             "python -c pass": ([py, "-c", "pass"], env),
             "python -c 'import click'": ([py, "-c", "import click"], env),
-            "python -c 'import wlisp.cli'": ([py, "-c", "import wlisp.cli"], env)}
+            "python -c 'import wlisp.cli.commands'": ([py, "-c", "import wlisp.cli.commands"], env)}
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         cmds["wlisp --help (no .pyc: PYTHONDONTWRITEBYTECODE)"] = \
             ([wlisp_script(), "--help"], None)

@@ -208,7 +208,7 @@ def count_nodes(spec) -> int:
 
 def check(n: int) -> tuple[int, int]:
     """Compile `generate(n)`; return (expected, actual) node counts."""
-    from wlisp.api import compile
+    from wlisp.lang.api import compile
 
     text, expected = generate_counted(n)
     spec = compile(text, f"gen{n}.wl")
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
         return 0
     expected, actual = check(args.n)
     kinds: dict[str, int] = {}
-    from wlisp.api import compile
+    from wlisp.lang.api import compile
 
     for node, _ in compile(generate(args.n), f"gen{args.n}.wl").walk():
         kinds[node.kind] = kinds.get(node.kind, 0) + 1

@@ -23,9 +23,9 @@ from gen import generate
 
 
 def target(stage: str, text: str, filename: str):
-    from wlisp.api import compile
-    from wlisp.ir import WorkflowSpec
-    from wlisp.reader import read
+    from wlisp.ir.spec import WorkflowSpec
+    from wlisp.lang.api import compile
+    from wlisp.lang.reader import read
 
     if stage == "read":
         return lambda: read(text, filename)

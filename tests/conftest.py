@@ -4,7 +4,7 @@ import sys
 import pytest
 from hypothesis import settings
 
-from wlisp.api import check, compile
+from wlisp.lang.api import check, compile
 
 # CI runs the property tests with a fixed seed, so a landing never depends on luck;
 # local runs explore new examples every time (WLISP_FUZZ=N raises the count).

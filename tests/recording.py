@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from wlisp.runtime.types import StepOutcome, StepSpec, TransientError
+from wlisp.contract import StepOutcome, StepSpec, TransientError
 
 
 class Recorder:

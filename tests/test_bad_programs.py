@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from wlisp import api
+from wlisp.lang import api
 from wlisp.errors import CODES, WlispError
 
 BAD_DIR = Path(__file__).parent / "bad"

@@ -6,7 +6,7 @@ import subprocess
 
 from click.testing import CliRunner
 
-from wlisp.cli import main
+from wlisp.cli.commands import main
 
 from .conftest import ROOT, wlisp_bin
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from wlisp.api import compile
 from wlisp.errors import WlispError
+from wlisp.lang.api import compile
 
 AGENTS = """
 (defagent writer :role :implement)
@@ -293,7 +293,7 @@ def test_import_file_and_stdlib(tmp_path):
     main.write_text('(import "lib/agents.wl" :only [ask])\n'
                     '(import patterns :as p)\n'
                     '(defworkflow main [] (ask "why"))\n')
-    from wlisp.api import compile_file
+    from wlisp.lang.api import compile_file
     spec = compile_file(main)
     assert spec.graph.nodes[0].agent == "helper"
 
@@ -328,7 +328,7 @@ def test_error_form_is_a_compile_time_diagnostic_with_the_caller(tmp_path, diags
     (tmp_path / "lib.wl").write_text('(defn check-n [n] (when (< n 1) (error "n must be >= 1")) n)\n')
     main = tmp_path / "main.wl"
     main.write_text('(import "lib.wl")\n(defworkflow main [] (check-n 0))\n')
-    from wlisp.api import check as check_text
+    from wlisp.lang.api import check as check_text
     (d,) = check_text(main.read_text(), str(main))
     assert (d.code, d.message) == ("W0403", "n must be >= 1")
     assert d.span.file.endswith("lib.wl")

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import pytest
 
 import wlisp
-from wlisp.compiler import Compiler
-from wlisp.data import List, Symbol, pr_str
 from wlisp.errors import WlispError
-from wlisp.reader import read
+from wlisp.lang.compiler import Compiler
+from wlisp.lang.reader import read
+from wlisp.values.datum import List, Symbol, pr_str
 
 from .conftest import ROOT, wlisp_bin
 

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from wlisp.api import compile
-from wlisp.config import load_config
+from wlisp.contract import StepSpec
 from wlisp.errors import WlispError
-from wlisp.executors import Router, make_executor
 from wlisp.executors.command import CommandExecutor
+from wlisp.executors.config import load_config
+from wlisp.executors.profiles import Router, make_executor
+from wlisp.lang.api import compile
 from wlisp.runtime import run
-from wlisp.runtime.types import StepSpec
 
 FAKE = os.path.join(os.path.dirname(__file__), "fixtures", "fake_agent.py")
 

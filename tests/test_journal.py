@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from wlisp.api import compile
 from wlisp.errors import WlispError
+from wlisp.lang.api import compile
 from wlisp.runtime import resume, run
 from wlisp.runtime.journal import SCHEMA_VERSION, Journal
 

@@ -18,7 +18,7 @@ from pygments.token import (
     Whitespace,
 )
 
-from wlisp.lexer import WlispLexer
+from wlisp.cli.highlight import WlispLexer
 
 from .conftest import ROOT
 

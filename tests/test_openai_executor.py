@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from wlisp.api import compile
+from wlisp.lang.api import compile
 from wlisp.runtime import run
 
 from .chat_server import ChatServer, completion

@@ -4,8 +4,8 @@ import io
 
 from rich.console import Console
 
-from wlisp.api import compile
-from wlisp.progress import LiveProgress, PlainProgress
+from wlisp.cli.progress import LiveProgress, PlainProgress
+from wlisp.lang.api import compile
 from wlisp.runtime import run
 
 from .recording import Recorder

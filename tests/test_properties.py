@@ -4,9 +4,9 @@ but a diagnostic; and compilation is deterministic."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wlisp.api import check, compile
-from wlisp.data import Keyword, List, Map, Symbol, Vector, pr_str
 from wlisp.errors import WlispError
+from wlisp.lang.api import check, compile
+from wlisp.values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 
 PRELUDE = """
 (defagent writer :role :implement)
@@ -58,7 +58,7 @@ def test_random_well_formed_programs_compile_or_diagnose(body):
                 assert d.span.line >= 1 and d.span.col >= 1
         return
     # whatever compiles is a valid spec that survives JSON
-    from wlisp.ir import WorkflowSpec
+    from wlisp.ir.spec import WorkflowSpec
 
     assert WorkflowSpec.from_json(spec.to_json()) == spec
 

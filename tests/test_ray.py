@@ -15,9 +15,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from wlisp.api import compile  # noqa: E402
-from wlisp.config import load_config  # noqa: E402
-from wlisp.executors import make_executor  # noqa: E402
+from wlisp.executors.config import load_config  # noqa: E402
+from wlisp.executors.profiles import make_executor  # noqa: E402
+from wlisp.lang.api import compile  # noqa: E402
 from wlisp.runtime import run  # noqa: E402
 
 from .conftest import wlisp_bin  # noqa: E402

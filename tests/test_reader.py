@@ -4,9 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wlisp.data import Keyword, List, Map, Symbol, Vector, pr_str
 from wlisp.errors import WlispError
-from wlisp.reader import read, scan_brackets
+from wlisp.lang.reader import read, scan_brackets
+from wlisp.values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 
 
 def one(text):

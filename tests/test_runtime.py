@@ -5,11 +5,10 @@ import json
 
 import pytest
 
-from wlisp.api import compile
+from wlisp.contract import EventList, StepOutcome, StepSpec
 from wlisp.errors import WlispError
+from wlisp.lang.api import compile
 from wlisp.runtime import run, run_async
-from wlisp.runtime.events import EventList
-from wlisp.runtime.types import StepOutcome, StepSpec
 
 from .recording import Recorder
 

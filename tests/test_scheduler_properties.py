@@ -10,7 +10,7 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wlisp.api import compile
+from wlisp.lang.api import compile
 from wlisp.runtime import run_async
 
 from .recording import Recorder

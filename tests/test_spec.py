@@ -8,10 +8,10 @@ import os
 import jsonschema
 import pytest
 
-from wlisp.api import compile, compile_file
 from wlisp.errors import WlispError
-from wlisp.ir import WorkflowSpec
-from wlisp.validate import json_schema
+from wlisp.ir.spec import WorkflowSpec
+from wlisp.ir.validate import json_schema
+from wlisp.lang.api import compile, compile_file
 
 from .conftest import ROOT
 

@@ -6,9 +6,9 @@ import os
 import pytest
 
 import wlisp
-from wlisp.api import check
-from wlisp.data import List, Symbol
-from wlisp.reader import read
+from wlisp.lang.api import check
+from wlisp.lang.reader import read
+from wlisp.values.datum import List, Symbol
 
 from .conftest import ROOT
 from .recording import Recorder

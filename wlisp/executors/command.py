@@ -18,8 +18,8 @@ import os
 import signal
 import tempfile
 
-from ..config import expand_env
-from ..runtime.types import StepOutcome, StepSpec
+from ..contract import StepOutcome, StepSpec
+from .config import expand_env
 
 PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file")
 STDERR_TAIL = 2000

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 
-from ..runtime.types import StepOutcome, StepSpec
+from ..contract import StepOutcome, StepSpec
 
 
 def _digest(text: str) -> int:

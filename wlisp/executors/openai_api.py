@@ -19,8 +19,8 @@ import os
 import re
 import signal
 
+from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
-from ..runtime.types import StepOutcome, StepSpec
 
 TOOL_OUTPUT_LIMIT = 16_000
 _HOLE = re.compile(r"\{([^{}]+)\}")

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
-from ..runtime.types import StepOutcome, StepSpec
 
 
 def _ray():
@@ -43,8 +43,8 @@ def _runner_class(ray):
         """Runs steps with the inner executor, many at once (an async actor)."""
 
         def __init__(self, config_path, inner: str):
-            from wlisp.config import load_config  # absolute: this class runs in a worker
-            from wlisp.executors import build_profile
+            from wlisp.executors.config import load_config  # absolute: this class runs in a worker
+            from wlisp.executors.profiles import build_profile
 
             self.inner = build_profile(load_config(config_path), inner)
 

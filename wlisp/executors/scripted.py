@@ -28,8 +28,8 @@ import json
 import os
 import re
 
+from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
-from ..runtime.types import StepOutcome, StepSpec
 
 RULE_KEYS = {"node", "agent", "prompt", "output", "outputs", "structured", "fail", "transient",
              "usage", "delay", "times"}

@@ -10,12 +10,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ..builtins import BuiltinError, to_json
+from ..contract import Event, EventList, EventSink, StepOutcome, StepSpec, TransientError
 from ..errors import Diagnostic, WlispError
-from ..ir import WorkflowSpec
-from .events import Event, EventList, EventSink
-from .records import BudgetExhausted, RunState
-from .types import StepOutcome, StepSpec, TransientError
+from ..ir.spec import WorkflowSpec
+from ..values.builtins import BuiltinError, to_json
+from .state import BudgetExhausted, RunState
 
 DEFAULT_CONCURRENCY = 64
 

@@ -7,7 +7,7 @@ value computed at run time is the value compile time would have computed.
 
 from __future__ import annotations
 
-from .. import builtins as B
+from ..values import builtins as B
 
 
 class ExprError(Exception):

@@ -21,8 +21,8 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
-from .types import StepOutcome, StepSpec
 
 SCHEMA_VERSION = 2
 DB_NAME = "wlisp.db"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .. import builtins as B
-from ..ir import Graph, Node, WorkflowSpec, expr_refs, node_refs
+from ..ir.spec import Graph, Node, WorkflowSpec, expr_refs, node_refs
+from ..values import builtins as B
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
-from .records import BudgetExhausted, NodeRecord, RunState
+from .state import BudgetExhausted, NodeRecord, RunState
 from .steps import run_spawn
 
 FINAL = ("completed", "failed", "skipped", "pruned", "cancelled", "paused")

@@ -10,11 +10,11 @@ import json
 import random
 import time
 
-from .. import builtins as B
+from ..contract import StepOutcome, StepSpec, TransientError
+from ..values import builtins as B
 from .journal import static_hash_part, step_hash
-from .records import NodeRecord
+from .state import NodeRecord
 from .structured import parse_answer, validate
-from .types import StepOutcome, StepSpec, TransientError
 
 BACKOFF_CAP = 30.0
 

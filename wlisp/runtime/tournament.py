@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .. import builtins as B
+from ..values import builtins as B
 from .expr import info_key, var_key
 
 

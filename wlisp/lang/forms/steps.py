@@ -4,9 +4,11 @@ compiler. Declarations (defagent, ...) are in `declarations.py`."""
 
 from __future__ import annotations
 
-from . import builtins as B
-from .compiler import ROLES, TRUST, WINNER_SCHEMA, Agent, Compiler
-from .data import Keyword, List, Symbol, Vector, pr_str
+from ...errors import did_you_mean
+from ...values import builtins as B
+from ...values.datum import Keyword, List, Symbol, Vector, pr_str
+from ..compiler import ROLES, TRUST, WINNER_SCHEMA, Agent, Compiler
+from ..evaluator import POISON, Env, Fn, Macro, Ref, has_ref, refs_in, special
 from .declarations import (
     SPAWN_OPTS,
     _all_of,
@@ -18,8 +20,6 @@ from .declarations import (
     _static,
     _str_opt,
 )
-from .errors import did_you_mean
-from .expand import POISON, Env, Fn, Macro, Ref, has_ref, refs_in, special
 
 
 @special("spawn")

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .errors import Diagnostic, Span, WlispError, did_you_mean
+from ..errors import Diagnostic, Span, WlispError, did_you_mean
 
 CONFIG_NAME = "wlisp.toml"
 TYPES = ("mock", "scripted", "command", "openai", "ray")

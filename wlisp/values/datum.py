@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from .errors import Span
+from ..errors import Span
 
 
 class Symbol:

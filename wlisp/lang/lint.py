@@ -9,9 +9,9 @@ arguments are syntax), and reports a symbol that resolves nowhere.
 
 from __future__ import annotations
 
-from .data import Keyword, List, Map, Symbol, Vector
-from .errors import Diagnostic, did_you_mean
-from .expand import SPECIAL, Env, Macro
+from ..errors import Diagnostic, did_you_mean
+from ..values.datum import Keyword, List, Map, Symbol, Vector
+from .evaluator import SPECIAL, Env, Macro
 
 TYPE_OPTIONS = {"returns", "params"}
 LITERAL_LABELS = {"case", "classify"}

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
-from .data import Keyword, List, Map, Symbol, Vector
+from .datum import Keyword, List, Map, Symbol, Vector
 
 
 class BuiltinError(Exception):

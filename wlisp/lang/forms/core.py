@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-from . import builtins as B
-from .data import Keyword, List, Map, Symbol, Vector, pr_str
-from .errors import WlispError
-from .expand import (
+from ...errors import WlispError
+from ...values import builtins as B
+from ...values.datum import Keyword, List, Map, Symbol, Vector, pr_str
+from ..evaluator import (
     POISON,
     SPECIAL,
     Env,

@@ -1,6 +1,6 @@
 """A pygments lexer for wlisp: the REPL's highlighting, and usable by docs and tools.
 
-    from wlisp.lexer import WlispLexer
+    from wlisp.cli.highlight import WlispLexer
     pygments.highlight(source, WlispLexer(), TerminalFormatter())
 
 Atoms are classified exactly as the reader does (`reader.atom`), so what the
@@ -25,12 +25,12 @@ from pygments.token import (
     Whitespace,
 )
 
-from . import data
-from .builtins import BUILTINS
-from .compiler import SPECIAL  # importing the compiler registers the workflow forms
-from .complete import TYPES
-from .errors import Span, WlispError
-from .reader import atom
+from ..errors import Span, WlispError
+from ..lang.compiler import SPECIAL  # importing the compiler registers the workflow forms
+from ..lang.reader import atom
+from ..values import datum as data
+from ..values.builtins import BUILTINS
+from .editing import TYPES
 
 DEFINERS = {"def": Name.Variable, "defn": Name.Function, "defmacro": Name.Function,
             "defworkflow": Name.Function, "defagent": Name.Class, "deftool": Name.Class,

@@ -65,7 +65,7 @@ OPTION_VALUES = {
 
 def form_options() -> dict[str, set[str]]:
     """Keyword options of every form that takes some (imported late: forms.py is heavy)."""
-    from .declarations import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
+    from ..lang.forms.declarations import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
 
     return {"defagent": set(AGENT_OPTS), "spawn": set(SPAWN_OPTS),
             "defworkflow": set(WORKFLOW_OPTS), **_LITERAL_OPTIONS}
@@ -243,7 +243,7 @@ def names_in(env) -> dict[str, str]:
 
 
 def special_forms() -> list[str]:
-    from .compiler import SPECIAL  # importing the compiler registers the workflow forms
+    from ..lang.compiler import SPECIAL  # importing the compiler registers the workflow forms
 
     return sorted(SPECIAL)
 

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from .data import Keyword, List, Map, Symbol, Vector
-from .errors import WlispError, did_you_mean
+from ..errors import WlispError, did_you_mean
+from ..values.datum import Keyword, List, Map, Symbol, Vector
 
 PRIMITIVES = {
     "string": {"type": "string"},
@@ -94,7 +94,7 @@ def _compile(form, lookup, known) -> dict:
 
 
 def _show(form) -> str:
-    from .data import pr_str
+    from ..values.datum import pr_str
 
     return pr_str(form)[:40]
 

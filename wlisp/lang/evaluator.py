@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from . import builtins as B
-from .data import Keyword, List, Map, Symbol, Vector, pr_str
-from .errors import Diagnostic, Sources, Span, WlispError, did_you_mean
+from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
+from ..values import builtins as B
+from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .reader import read
 
 MAX_CALL_DEPTH = 300
@@ -670,4 +670,4 @@ def locate_in(sources: Sources, span: Span | None, needle: str) -> Span | None:
 
 
 # The special forms of the core language register themselves on import.
-from . import core_forms, modules  # noqa: E402,F401,I001
+from .forms import core as _core, modules as _modules  # noqa: E402,F401,I001

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 
-from . import builtins as B
-from .compiler import CONTEXT, ISOLATION, ROLES, TRUST, Agent, Compiler, Tool, WorkflowDef
-from .core_forms import _check_definable, _params, _sym
-from .data import Keyword, List, Map, Symbol, Vector, pr_str
-from .errors import did_you_mean
-from .expand import POISON, Env, Ref, has_ref, special
-from .schema import Schema, compile_type
+from ...errors import did_you_mean
+from ...values import builtins as B
+from ...values.datum import Keyword, List, Map, Symbol, Vector, pr_str
+from ..compiler import CONTEXT, ISOLATION, ROLES, TRUST, Agent, Compiler, Tool, WorkflowDef
+from ..evaluator import POISON, Env, Ref, has_ref, special
+from ..types import Schema, compile_type
+from .core import _check_definable, _params, _sym
 
 AGENT_OPTS = {"executor", "model", "system", "tools", "max-steps", "timeout", "retries", "role",
               "isolation", "context", "trust", "exclusive", "description"}

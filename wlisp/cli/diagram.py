@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ir import Graph, Node, WorkflowSpec, node_refs
+from ..ir.spec import Graph, Node, WorkflowSpec, node_refs
 
 SHAPES_MERMAID = {"spawn": ('["', '"]'), "loop": ('(["', '"])'), "classify": ('{"', '"}'),
                   "tournament": ('[["', '"]]'), "map": ('[/"', '"/]'), "pipeline": ('[/"', '"/]'),

@@ -10,14 +10,14 @@ import sys
 
 import click
 
-from .cli import EXIT_FAILED, Context, _compile_path, _run_guarded
+from .commands import EXIT_FAILED, Context, _compile_path, _run_guarded
 
 EXIT_PAUSED = 3
 
 
 def parse_inputs(pairs: tuple[str, ...]) -> dict:
     """`k=v` (JSON if it parses, else the text), `k=@file` (the file's text)."""
-    from .runtime import usage_error
+    from ..runtime import usage_error
 
     out = {}
     for pair in pairs:
@@ -44,7 +44,7 @@ def _json_or_text(value: str):
 
 
 def parse_budget(pairs: tuple[str, ...]) -> dict:
-    from .runtime import usage_error
+    from ..runtime import usage_error
 
     out = {}
     for pair in pairs:
@@ -124,7 +124,7 @@ def _print_result(result, state_dir: str | None) -> None:
 
 
 def _config_path(given: str | None, near: str | None) -> str | None:
-    from .config import find_config
+    from ..executors.config import find_config
 
     if given:
         return os.path.abspath(given)
@@ -134,14 +134,14 @@ def _config_path(given: str | None, near: str | None) -> str | None:
 
 
 def _executor(name, answers, cfg_path, sources):
-    from .config import load_config
-    from .executors import make_executor
+    from ..executors.config import load_config
+    from ..executors.profiles import make_executor
 
     if cfg_path and os.path.isfile(cfg_path):
         with open(cfg_path, encoding="utf-8", errors="replace") as f:
             sources.add(cfg_path, f.read())  # so config errors can show the line
     elif cfg_path:
-        from .runtime import usage_error
+        from ..runtime import usage_error
 
         raise usage_error(f"no config file {cfg_path}")
     return make_executor(name, answers=answers, config=load_config(cfg_path))
@@ -189,8 +189,8 @@ answers_option = click.option("--answers", type=click.Path(dir_okay=False),
 def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
             state_dir, run_id, resume_from, no_journal, as_json, quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
-    from .runtime import run_async
-    from .runtime.journal import default_state_dir
+    from ..runtime import run_async
+    from ..runtime.journal import default_state_dir
 
     def prepare(sources):
         spec = _compile_path(file, workflow, sources)
@@ -233,8 +233,8 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
 def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
                state_dir, as_json, quiet) -> None:
     """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
-    from .runtime import resume_async, usage_error
-    from .runtime.journal import Journal, default_state_dir
+    from ..runtime import resume_async, usage_error
+    from ..runtime.journal import Journal, default_state_dir
 
     store = state_dir or default_state_dir()
 
@@ -274,7 +274,7 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
 
 def _read_journal(obj: Context, state_dir, read):
     """Open the journal (it must exist), read from it, close it; errors as diagnostics."""
-    from .runtime.journal import Journal, default_state_dir
+    from ..runtime.journal import Journal, default_state_dir
 
     def load(_sources):
         journal = Journal(state_dir or default_state_dir(), create=False)

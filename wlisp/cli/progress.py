@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .runtime.events import Event
+from ..contract import Event
 
 ICONS = {"running": "…", "finished": "✓", "failed": "✗", "skipped": "↷", "pruned": "✂",
          "cancelled": "⊘", "paused": "⏸", "retried": "↻"}

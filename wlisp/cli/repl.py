@@ -23,9 +23,9 @@ import sys
 import traceback
 from contextlib import nullcontext
 
-from .complete import COMMANDS, command_of, submit_ready
-from .data import List, Symbol, pr_str
-from .errors import Diagnostic, Span, WlispError, did_you_mean, render_all
+from ..errors import Diagnostic, Span, WlispError, did_you_mean, render_all
+from ..values.datum import List, Symbol, pr_str
+from .editing import COMMANDS, command_of, submit_ready
 
 # Forms evaluated as definitions (their value is printed, nothing runs).
 DEFINITIONS = frozenset({"def", "defn", "defmacro", "defagent", "deftool", "defschema",
@@ -58,8 +58,8 @@ class Session:
     def __init__(self, executor: str | None = None, answers: str | None = None, *,
                  config=None, sources=None, out=None, err=None, live: bool = False,
                  quiet: bool = False, debug: bool = False):
-        from .config import Config
-        from .errors import Sources
+        from ..errors import Sources
+        from ..executors.config import Config
 
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.live, self.quiet, self.debug = live, quiet, debug
@@ -75,7 +75,7 @@ class Session:
     def use_executor(self, name: str | None, answers: str | None = None) -> None:
         """`name` (a wlisp.toml profile or a built-in) for every step; None: the routing
         of wlisp.toml, or mock without one. The old executor stays if this fails."""
-        from .executors import make_executor
+        from ..executors.profiles import make_executor
 
         answers = answers or self.answers
         self.executor = make_executor(name, answers=answers, config=self.config)
@@ -84,7 +84,7 @@ class Session:
         self.executor_name = name or (os.path.basename(self.config.path) if routed else "mock")
 
     def reset(self) -> None:
-        from .compiler import Compiler
+        from ..lang.compiler import Compiler
 
         self.comp = Compiler(self.sources)
         self.comp.allow_redefine = True
@@ -137,7 +137,7 @@ class Session:
 
     def eval_text(self, text: str, name: str, line: int = 1) -> None:
         """Evaluate the forms of `text`, which starts at line `line` of source `name`."""
-        from .reader import read
+        from ..lang.reader import read
 
         for form in read("\n" * (line - 1) + text, name):
             self.eval_form(form)
@@ -172,7 +172,7 @@ class Session:
         compiler refuses them as a workflow's result (W0309); the REPL still
         prints them, by evaluating such a form once more outside a workflow.
         """
-        from .expand import has_ref
+        from ..lang.evaluator import has_ref
 
         span = getattr(forms[0], "span", None) if forms else None
         before = dict(self.env.vars)
@@ -195,7 +195,7 @@ class Session:
         Such a name refers to a node of this input's run only; kept, it would
         make every later input that uses it fail with a dangling reference.
         """
-        from .expand import has_ref
+        from ..lang.evaluator import has_ref
 
         for name, value in list(self.env.vars.items()):
             if before.get(name) is not value and has_ref(value):
@@ -219,7 +219,7 @@ class Session:
         """Run `spec` now with progress; Ctrl-C cancels the run and returns to the prompt."""
         import asyncio
 
-        from .runtime import run_async
+        from ..runtime import run_async
 
         sink, shown = None, nullcontext()
         if self.live and not self.quiet:
@@ -279,7 +279,7 @@ class Session:
             self.say(spec.to_json(indent=2))
 
     def cmd_graph(self, arg, source, line) -> None:
-        from .graph import to_mermaid
+        from .diagram import to_mermaid
 
         spec = self.spec_of(arg, source, line, "graph")
         if spec is not None:
@@ -292,8 +292,8 @@ class Session:
         inputs); anything else compiles like an input would. Prints and returns
         None when there are no steps.
         """
-        from .compiler import WorkflowDef
-        from .reader import read
+        from ..lang.compiler import WorkflowDef
+        from ..lang.reader import read
 
         forms = read("\n" * (line - 1) + arg, source)
         if not forms:
@@ -310,7 +310,7 @@ class Session:
         return spec
 
     def cmd_load(self, arg, _source, _line) -> None:
-        from .reader import read
+        from ..lang.reader import read
 
         path = arg.strip()
         if len(path) > 1 and path[0] == path[-1] and path[0] in "\"'":
@@ -529,8 +529,8 @@ def _prompt_session(session: Session):
     from prompt_toolkit.lexers import PygmentsLexer
     from prompt_toolkit.styles import Style
 
-    from .complete import completions, indent_for, names_in
-    from .lexer import WlispLexer
+    from .editing import completions, indent_for, names_in
+    from .highlight import WlispLexer
 
     class WlispCompleter(Completer):
         paths = PathCompleter(expanduser=True)
@@ -592,8 +592,8 @@ def main(executor: str | None = None, answers: str | None = None, config: str | 
     The executor comes from `--executor`, else the routing of `wlisp.toml`
     (`--config`, or the nearest one above the current directory), else mock.
     """
-    from .config import find_config, load_config
-    from .errors import Sources
+    from ..errors import Sources
+    from ..executors.config import find_config, load_config
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     sources = Sources()

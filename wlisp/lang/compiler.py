@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from . import builtins as B
-from .data import Keyword, Map, Symbol, Vector, pr_str
-from .errors import Span, WlispError, did_you_mean
-from .expand import (
+from ..errors import Span, WlispError, did_you_mean
+from ..ir.spec import Branch, Graph, Node
+from ..values import builtins as B
+from ..values.datum import Keyword, Map, Symbol, Vector, pr_str
+from .evaluator import (
     OUTCOME_FIELDS,
     POISON,
     SPECIAL,
@@ -29,8 +30,7 @@ from .expand import (
     merge_refs,
     refs_in,
 )
-from .ir import Branch, Graph, Node
-from .schema import fields_of
+from .types import fields_of
 
 ROLES = {"explore": ("read-only", "system-only"), "verify": ("read-only", "none"),
          "plan": ("shared", "full"), "implement": ("worktree", "full"),
@@ -442,7 +442,7 @@ class Compiler(Evaluator):
             self.builder = None
 
     def _spec(self, wf: WorkflowDef, graph: Graph):
-        from .ir import WorkflowSpec
+        from ..ir.spec import WorkflowSpec
 
         agents = {name: a.config for name, a in sorted(self.used_agents.items())}
         tools = {}
@@ -464,8 +464,8 @@ def _label_segment(label) -> str:
 
 
 # Workflow forms register themselves as special forms on import.
-from . import declarations as _declarations  # noqa: E402,F401
-from . import forms as _forms  # noqa: E402,F401
+from .forms import declarations as _declarations  # noqa: E402,F401
+from .forms import steps as _forms  # noqa: E402,F401
 
 # SPECIAL is re-exported: importing this module is what registers the workflow forms
 __all__ = ["Compiler", "Agent", "Tool", "WorkflowDef", "GraphBuilder", "SPECIAL"]

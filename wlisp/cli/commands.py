@@ -22,7 +22,7 @@ class Context:
 
 
 def _report(err, sources, as_json: bool) -> None:
-    from .errors import render_all, to_json
+    from ..errors import render_all, to_json
 
     if as_json:
         click.echo(to_json(err.diagnostics))
@@ -31,15 +31,15 @@ def _report(err, sources, as_json: bool) -> None:
 
 
 def _sources():
-    from .errors import Sources
+    from ..errors import Sources
 
     return Sources()
 
 
 def _compile_path(path: str, workflow: str | None, sources):
     """A .wl file compiles; a .json file (or `-` with JSON) loads as a spec."""
-    from .api import compile, compile_file, read_source
-    from .ir import WorkflowSpec
+    from ..ir.spec import WorkflowSpec
+    from ..lang.api import compile, compile_file, read_source
 
     if path == "-":
         text = sys.stdin.read()
@@ -53,7 +53,7 @@ def _compile_path(path: str, workflow: str | None, sources):
 
 def _run_guarded(ctx: Context, fn, as_json: bool = False):
     """Turn WlispError into diagnostics and an exit code, never a traceback."""
-    from .errors import WlispError
+    from ..errors import WlispError
 
     sources = _sources()
     try:
@@ -100,9 +100,9 @@ def compile_cmd(obj: Context, file: str, output: str | None, workflow: str | Non
 @click.pass_obj
 def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> None:
     """Report every error in FILES without running anything."""
-    from .api import check, read_source
-    from .errors import WlispError, render_all, to_json
-    from .ir import WorkflowSpec
+    from ..errors import WlispError, render_all, to_json
+    from ..ir.spec import WorkflowSpec
+    from ..lang.api import check, read_source
 
     sources = _sources()
     found = []
@@ -134,13 +134,13 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> N
 @click.pass_obj
 def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
     """Draw the node graph of FILE (Mermaid or Graphviz dot)."""
-    from .graph import to_dot, to_mermaid
+    from .diagram import to_dot, to_mermaid
 
     spec = _run_guarded(obj, lambda s: _compile_path(file, workflow, s))
     click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
 
-from . import cli_run  # noqa: E402  (after the helpers it uses; registers run, resume, ...)
+from . import run_commands as cli_run  # noqa: E402  (after the helpers it uses; registers run, resume, ...)
 
 
 @main.command("repl")
@@ -161,7 +161,7 @@ def repl_cmd(obj: Context, executor: str | None, answers: str | None, config: st
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the WorkflowSpec format."""
-    from .validate import json_schema
+    from ..ir.validate import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 

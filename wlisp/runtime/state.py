@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .events import Event
+from ..contract import Event
 
 
 class BudgetExhausted(Exception):
@@ -36,7 +36,7 @@ class NodeRecord:
         self.data: dict = {}
 
     def to_dict(self) -> dict:
-        from ..builtins import to_json
+        from ..values.builtins import to_json
 
         out = {"status": self.status, "kind": self.kind}
         if self.agent:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 # finish reasons that mean "try again": the runtime retries these with backoff
 TRANSIENT_REASONS = frozenset({"timeout", "rate_limit", "connection", "transient", "lost"})
@@ -143,3 +143,39 @@ class StepOutcome:
 
 class TransientError(Exception):
     """Raised by an executor for a failure worth retrying (rate limit, lost worker...)."""
+
+
+# --- events -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Event:
+    kind: str               # run_started run_finished started finished failed skipped
+                            # pruned retried cancelled paused
+    node: str = ""          # instance id ("main/fix/loop@2/critic")
+    node_kind: str = ""
+    agent: str | None = None
+    time: float = 0.0       # seconds since the run started
+    elapsed: float | None = None
+    attempt: int | None = None
+    usage: dict | None = None
+    message: str | None = None
+    span: list | None = None
+    data: dict = field(default_factory=dict)
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class EventList:
+    """A sink that keeps every event (tests, the Python API)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self, node: str | None = None) -> list[str]:
+        return [e.kind for e in self.events if node is None or e.node == node]

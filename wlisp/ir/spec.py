@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import Diagnostic, Span, WlispError
+from ..errors import Diagnostic, Span, WlispError
 
 SPEC_VERSION = 1
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from importlib import resources
 
-from .data import List, Symbol, Vector
-from .errors import did_you_mean
-from .expand import Env, Evaluator, special
+from ...errors import did_you_mean
+from ...values.datum import List, Symbol, Vector
+from ..evaluator import Env, Evaluator, special
 
 
 @special("import")

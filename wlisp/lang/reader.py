@@ -11,8 +11,8 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from .data import Keyword, List, Map, Symbol, Vector
-from .errors import Span, WlispError
+from ..errors import Span, WlispError
+from ..values.datum import Keyword, List, Map, Symbol, Vector
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import Diagnostic, Sources, WlispError, did_you_mean
-from .ir import WorkflowSpec
-from .ir import no_gc as _no_gc
+from ..errors import Diagnostic, Sources, WlispError, did_you_mean
+from ..ir.spec import WorkflowSpec
+from ..ir.spec import no_gc as _no_gc
 
 # The evaluator recurses on nesting; deeply nested source must become a W0405
 # diagnostic (RecursionError is caught below), not a crash of the interpreter.

@@ -20,9 +20,9 @@ schemas. Residual expressions use this vocabulary:
 
 from __future__ import annotations
 
-from .builtins import BUILTINS
-from .errors import Diagnostic, WlispError
-from .ir import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec, graph_free_refs
+from ..errors import Diagnostic, WlispError
+from ..values.builtins import BUILTINS
+from .spec import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec, graph_free_refs
 
 EXPR_KEYS = {"lit", "vec", "map", "ref", "input", "var", "call", "get", "fn", "if", "and", "or",
              "info"}

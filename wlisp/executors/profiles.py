@@ -1,0 +1,128 @@
+"""Executors: where agent steps actually run, behind one protocol (SPEC §6, §8).
+
+`mock` and `scripted` are offline and deterministic; `command` runs a program
+per step; `openai` talks to any OpenAI-compatible API. Profiles in
+`wlisp.toml` configure them, and a `Router` sends each agent's steps to its
+profile. An executor is any object with `concurrency_hint` and
+`async execute_step(spec, events) -> StepOutcome`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Protocol
+
+from ..contract import EventSink, StepOutcome, StepSpec
+from ..errors import Diagnostic, WlispError, did_you_mean
+from .config import Config
+
+BUILTIN = ("mock", "scripted", "command", "openai", "ray")
+
+
+class Executor(Protocol):
+    concurrency_hint: int
+
+    async def execute_step(self, spec: StepSpec,
+                           events: EventSink | None = None) -> StepOutcome: ...
+
+
+def _usage(message: str) -> WlispError:
+    return WlispError(Diagnostic("W0701", message))
+
+
+def build_profile(config: Config, name: str, answers: str | None = None):
+    """One executor from a `[executors.NAME]` table (or a built-in name)."""
+    prof = config.profiles.get(name)
+    if prof is None:
+        if name == "mock":
+            prof = {"type": "mock"}
+        elif name == "scripted":
+            prof = {"type": "scripted"}
+        else:
+            known = [*config.profiles, "mock", "scripted"]
+            raise _usage(f"unknown executor `{name}`" + did_you_mean(name, known)
+                         + f"; available: {', '.join(known)}"
+                         + ("" if config.path else " (no wlisp.toml found)"))
+    kind = prof["type"]
+    opts = {k: v for k, v in prof.items() if k != "type"}
+    conc = opts.pop("concurrency", None)
+    extra = {"concurrency_hint": conc} if conc else {}
+    if kind == "mock":
+        from .mock import MockExecutor
+
+        return MockExecutor(latency=float(opts.get("latency", 0.0)), **extra)
+    if kind == "scripted":
+        from .scripted import ScriptedExecutor
+
+        path = answers or opts.get("answers")
+        if not path:
+            raise _usage("the scripted executor needs an answer file (--answers FILE)")
+        if not answers:
+            path = os.path.join(config.base_dir, path)
+        return ScriptedExecutor.from_file(path, **extra)
+    if kind == "command":
+        from .command import CommandExecutor
+
+        if opts.get("cwd"):
+            opts["cwd"] = os.path.join(config.base_dir, opts["cwd"])
+        return CommandExecutor(opts.pop("argv"), name=name, **opts,
+                               **({"concurrency": conc} if conc else {}))
+    if kind == "openai":
+        from .openai_api import OpenAIExecutor
+
+        return OpenAIExecutor(name=name, **opts, **({"concurrency": conc} if conc else {}))
+    if kind == "ray":
+        from .ray_cluster import RayExecutor
+
+        return RayExecutor.from_profile(config, name, prof)
+    raise _usage(f"unknown executor type `{kind}`")  # pragma: no cover - config checks it
+
+
+class Router:
+    """Sends each step to its agent's profile: the agent's `:executor`, else the
+    `[agents]` table, else `[agents] default`, else the fallback."""
+
+    def __init__(self, config: Config, fallback: str = "mock", answers: str | None = None):
+        self.config = config
+        self.fallback = config.agents.get("default", fallback)
+        self.answers = answers
+        self.executors: dict[str, object] = {}
+        self.gates: dict[str, asyncio.Semaphore] = {}
+        names = set(config.agents.values()) | {self.fallback}
+        for name in names:
+            self._get(name)
+        self.concurrency_hint = sum(getattr(e, "concurrency_hint", 8)
+                                    for e in self.executors.values())
+
+    def _get(self, name: str):
+        if name not in self.executors:
+            ex = build_profile(self.config, name, self.answers)
+            self.executors[name] = ex
+            self.gates[name] = asyncio.Semaphore(getattr(ex, "concurrency_hint", 8))
+        return self.executors[name]
+
+    def profile_for(self, spec: StepSpec) -> str:
+        chosen = (spec.metadata or {}).get("executor")
+        return chosen or self.config.agents.get(spec.agent) or self.fallback
+
+    async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
+        name = self.profile_for(spec)
+        try:
+            ex = self._get(name)
+        except WlispError as err:
+            return StepOutcome.failed(spec.task_id, spec.agent, err.diagnostics[0].message)
+        async with self.gates[name]:  # each profile keeps its own bound
+            return await ex.execute_step(spec, events)
+
+
+def make_executor(name: str | None = None, *, answers: str | None = None,
+                  config: Config | None = None):
+    """The CLI's executor: `--executor NAME` (a profile or a built-in) for every step,
+    or, without it, the routing of wlisp.toml (mock when there is none)."""
+    config = config or Config()
+    if name is not None:
+        return build_profile(config, name, answers)
+    if config.profiles or config.agents:
+        return Router(config, answers=answers)
+    return build_profile(config, "mock")
