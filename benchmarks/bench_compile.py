@@ -38,7 +38,7 @@ STAGES = ("read", "compile", "to_json", "from_json", "loads+build", "schema", "s
 
 
 def stage_calls(text: str, filename: str, spec, json_text: str) -> dict:
-    from wlisp.ir.spec import WorkflowSpec
+    from wlisp.ir import WorkflowSpec
     from wlisp.ir.validate import check_document, validate
     from wlisp.lang.api import compile
     from wlisp.lang.reader import read
@@ -91,7 +91,7 @@ t0 = t(); import wlisp.lang.api, wlisp.lang.reader; out["import"] = t() - t0
 t0 = t(); wlisp.lang.reader.read(text, filename); out["read"] = t() - t0
 t0 = t(); spec = wlisp.lang.api.compile(text, filename); out["compile"] = t() - t0
 t0 = t(); js = spec.to_json(); out["to_json"] = t() - t0
-t0 = t(); wlisp.ir.spec.WorkflowSpec.from_json(js); out["from_json"] = t() - t0
+t0 = t(); wlisp.ir.WorkflowSpec.from_json(js); out["from_json"] = t() - t0
 print(json.dumps(out))
 """
 

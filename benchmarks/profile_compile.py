@@ -23,7 +23,7 @@ from gen import generate
 
 
 def target(stage: str, text: str, filename: str):
-    from wlisp.ir.spec import WorkflowSpec
+    from wlisp.ir import WorkflowSpec
     from wlisp.lang.api import compile
     from wlisp.lang.reader import read
 

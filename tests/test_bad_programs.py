@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from wlisp.lang import api
 from wlisp.errors import CODES, WlispError
+from wlisp.lang import api
 
 BAD_DIR = Path(__file__).parent / "bad"
 WLISP = os.path.join(os.path.dirname(sys.executable), "wlisp")

@@ -32,7 +32,8 @@ import pytest
 
 import wlisp
 from wlisp.errors import WlispError
-from wlisp.lang.compiler import Compiler
+from wlisp.lang.api import new_evaluator
+from wlisp.lang.compiler import compile_expression
 from wlisp.lang.reader import read
 from wlisp.values.datum import List, Symbol, pr_str
 
@@ -101,7 +102,7 @@ class Session:
     """One page's clojure blocks evaluated in order, like `wlisp repl`."""
 
     def __init__(self, page):
-        self.comp = Compiler()
+        self.comp = new_evaluator()
         self.env = self.comp.new_module()
         self.page = page
 
@@ -136,7 +137,7 @@ class Session:
                 if self.comp.diagnostics:
                     raise WlispError(list(self.comp.diagnostics))
                 return value, None
-            return self.comp.compile_expression([form], self.env, name="doc")
+            return compile_expression(self.comp, [form], self.env, name="doc")
         finally:
             self.comp.diagnostics.clear()
 

@@ -58,7 +58,7 @@ def test_random_well_formed_programs_compile_or_diagnose(body):
                 assert d.span.line >= 1 and d.span.col >= 1
         return
     # whatever compiles is a valid spec that survives JSON
-    from wlisp.ir.spec import WorkflowSpec
+    from wlisp.ir import WorkflowSpec
 
     assert WorkflowSpec.from_json(spec.to_json()) == spec
 

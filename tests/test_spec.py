@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from wlisp.errors import WlispError
-from wlisp.ir.spec import WorkflowSpec
+from wlisp.ir import WorkflowSpec
 from wlisp.ir.validate import json_schema
 from wlisp.lang.api import compile, compile_file
 

@@ -112,7 +112,7 @@ def test_fanout_synthesize_returns_validates_the_synthesizers_answer():
     spec = wlisp.compile(AGENTS + src, "t.wl")
     assert spec.schemas["Answer"]["required"] == ["answer"]
     boss = next(n for n in spec.graph.nodes if n.id == "main/boss")
-    assert boss.attrs["returns"] == "Answer"
+    assert boss.returns == "Answer"
 
 
 def test_generate_and_filter_asks_n_independent_generators_then_filters_once():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..ir.spec import Graph, Node, WorkflowSpec, node_refs
+from ..ir import Graph, Node, WorkflowSpec
+from ..ir.nodes import node_refs
 
 SHAPES_MERMAID = {"spawn": ('["', '"]'), "loop": ('(["', '"])'), "classify": ('{"', '"}'),
                   "tournament": ('[["', '"]]'), "map": ('[/"', '"/]'), "pipeline": ('[/"', '"/]'),
@@ -20,28 +21,6 @@ def _label(node: Node) -> str:
     if node.kind == "loop":
         return f"loop max {node.max}"
     return node.kind if short.startswith(node.kind) else f"{node.kind} {short}"
-
-
-def _children(node: Node):
-    """(title, graph) pairs for a node's nested graphs."""
-    a = node.attrs
-    if a.get("body") is not None:
-        yield ("body", a["body"])
-    for b in a.get("branches") or ():
-        yield (f"{b.label}", b.body)
-    if a.get("otherwise") is not None:
-        yield ("else", a["otherwise"])
-    for i, g in enumerate(a.get("bodies") or ()):
-        yield (f"[{i}]", g)
-    for k, g in enumerate(a.get("stages") or ()):
-        yield (f"stage {k + 1}", g)
-    for i, chain in enumerate(a.get("chains") or ()):
-        for k, g in enumerate(chain):
-            yield (f"[{i}] stage {k + 1}", g)
-    if a.get("judge") is not None:
-        yield ("judge", a["judge"])
-    if a.get("catch") is not None:
-        yield ("catch", a["catch"])
 
 
 def _edges(graph: Graph):
@@ -75,7 +54,7 @@ def to_mermaid(spec: WorkflowSpec) -> str:
         for n in graph.nodes:
             left, right = SHAPES_MERMAID[n.kind]
             out.append(f"{indent}{name(n.id)}{left}{_label(n)}{right}")
-            for title, g in _children(n):
+            for title, g in n.titled_graphs():
                 counter[0] += 1
                 sid = f"sg{counter[0]}"
                 out.append(f'{indent}subgraph {sid}["{n.id.rsplit("/", 1)[-1]} {title}"]')
@@ -99,7 +78,7 @@ def to_dot(spec: WorkflowSpec) -> str:
             label = _label(n).replace("<br/>", "\\n").replace('"', '\\"')
             out.append(f'{indent}{name(n.id)} [label="{label}", shape={SHAPES_DOT[n.kind]}, '
                        f'tooltip="{n.id}"];')
-            for title, g in _children(n):
+            for title, g in n.titled_graphs():
                 counter[0] += 1
                 out.append(f"{indent}subgraph cluster_{counter[0]} {{")
                 out.append(f'{indent}  label="{n.id.rsplit("/", 1)[-1]} {title}";')

@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..ir.vocabulary import CONTEXT, ISOLATION, ROLES, TOURNAMENT_FORMATS, TRUST
+from ..lang.types import TYPE_NAMES
+
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
 _DELIMS = set(' \t\r\n,;()[]{}"\'`~')
@@ -38,37 +41,9 @@ CODE_COMMANDS = {"spec", "graph"}
 BODY_FORMS = {"fn", "let", "loop", "do", "seq", "when", "try", "classify", "case", "cond",
               "parallel", "pipeline", "tournament", "import"}
 
-# Keyword options per form. The big sets come from forms.py; the small literal ones
-# mirror the sets that forms.py passes to `ev.options(...)`.
-_LITERAL_OPTIONS = {
-    "loop": {"max", "until", "id"},
-    "tournament": {"format", "id"},
-    "map": {"limit"},
-    "pipeline": {"limit", "id"},
-    "try": {"catch", "id"},
-    "human": {"id", "returns", "description"},
-    "deftool": {"description", "params", "command"},
-    "import": {"only", "as"},
-}
-# Names of the type language (schema.py), offered where a type is expected.
-TYPES = ("string", "int", "number", "bool", "any", "null", "enum", "list-of", "optional",
-         "one-of", "json-schema")
 # Values of options that take one of a few keywords.
-OPTION_VALUES = {
-    "role": ("explore", "plan", "implement", "verify", "custom"),
-    "isolation": ("shared", "read-only", "worktree", "remote"),
-    "context": ("none", "system-only", "full"),
-    "trust": ("trusted", "quarantined"),
-    "format": ("single-elim", "round-robin"),
-}
-
-
-def form_options() -> dict[str, set[str]]:
-    """Keyword options of every form that takes some (imported late: forms.py is heavy)."""
-    from ..lang.forms.declarations import AGENT_OPTS, SPAWN_OPTS, WORKFLOW_OPTS
-
-    return {"defagent": set(AGENT_OPTS), "spawn": set(SPAWN_OPTS),
-            "defworkflow": set(WORKFLOW_OPTS), **_LITERAL_OPTIONS}
+OPTION_VALUES = {"role": tuple(ROLES), "isolation": ISOLATION, "context": CONTEXT,
+                 "trust": TRUST, "format": TOURNAMENT_FORMATS}
 
 
 # --- the scanner -------------------------------------------------------------------
@@ -243,9 +218,16 @@ def names_in(env) -> dict[str, str]:
 
 
 def special_forms() -> list[str]:
-    from ..lang.compiler import SPECIAL  # importing the compiler registers the workflow forms
+    from ..lang.language import LANGUAGE
 
-    return sorted(SPECIAL)
+    return LANGUAGE.special_forms
+
+
+def form_options() -> dict[str, set[str]]:
+    """Keyword options of every form that takes some."""
+    from ..lang.language import LANGUAGE
+
+    return LANGUAGE.options
 
 
 def completions(text_before: str, names: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
@@ -273,7 +255,7 @@ def completions(text_before: str, names: dict[str, str]) -> tuple[str, list[tupl
         return prefix, _match(prefix, [(":" + v, opt_key) for v in OPTION_VALUES[opt_key]])
     in_schema = any(fr.head == "defschema" and fr.items >= 2 for fr in s.frames)
     if opt_key == "returns" or (in_schema and not prefix.startswith(":")):
-        return prefix, _match(prefix, _of_kind(names, "schema") + [(t, "type") for t in TYPES])
+        return prefix, _match(prefix, _of_kind(names, "schema") + [(t, "type") for t in TYPE_NAMES])
     if prefix.startswith(":"):
         opts = form_options().get(f.head or "", set())
         return prefix, _match(prefix, [(":" + o, f"option of {f.head}") for o in sorted(opts)])

@@ -26,11 +26,11 @@ from pygments.token import (
 )
 
 from ..errors import Span, WlispError
-from ..lang.compiler import SPECIAL  # importing the compiler registers the workflow forms
+from ..lang.language import LANGUAGE
 from ..lang.reader import atom
+from ..lang.types import TYPE_NAMES
 from ..values import datum as data
 from ..values.builtins import BUILTINS
-from .editing import TYPES
 
 DEFINERS = {"def": Name.Variable, "defn": Name.Function, "defmacro": Name.Function,
             "defworkflow": Name.Function, "defagent": Name.Class, "deftool": Name.Class,
@@ -109,10 +109,10 @@ def classify(text: str, head: bool = False):
         return Number.Float
     if isinstance(value, data.Keyword):
         return String.Symbol
-    if head and text in SPECIAL:
+    if head and text in LANGUAGE.forms:
         return Keyword
     if text in BUILTINS:
         return Name.Builtin
-    if text in TYPES:
+    if text in TYPE_NAMES:
         return Keyword.Type
     return Name

@@ -84,9 +84,9 @@ class Session:
         self.executor_name = name or (os.path.basename(self.config.path) if routed else "mock")
 
     def reset(self) -> None:
-        from ..lang.compiler import Compiler
+        from ..lang.api import new_evaluator
 
-        self.comp = Compiler(self.sources)
+        self.comp = new_evaluator(self.sources)
         self.comp.allow_redefine = True
         self.env = self.comp.new_module()
 
@@ -172,12 +172,13 @@ class Session:
         compiler refuses them as a workflow's result (W0309); the REPL still
         prints them, by evaluating such a form once more outside a workflow.
         """
-        from ..lang.evaluator import has_ref
+        from ..lang.compiler import compile_expression
+        from ..lang.values import has_ref
 
         span = getattr(forms[0], "span", None) if forms else None
         before = dict(self.env.vars)
         try:
-            compiled = self.comp.compile_expression(forms, self.env, name="repl", span=span)
+            compiled = compile_expression(self.comp, forms, self.env, name="repl", span=span)
             self._forget_run_values(before)
             return compiled
         except WlispError as err:
@@ -195,7 +196,7 @@ class Session:
         Such a name refers to a node of this input's run only; kept, it would
         make every later input that uses it fail with a dangling reference.
         """
-        from ..lang.evaluator import has_ref
+        from ..lang.values import has_ref
 
         for name, value in list(self.env.vars.items()):
             if before.get(name) is not value and has_ref(value):
@@ -292,7 +293,7 @@ class Session:
         inputs); anything else compiles like an input would. Prints and returns
         None when there are no steps.
         """
-        from ..lang.compiler import WorkflowDef
+        from ..lang.compiler import WorkflowDef, compile_workflow
         from ..lang.reader import read
 
         forms = read("\n" * (line - 1) + arg, source)
@@ -301,7 +302,7 @@ class Session:
                          f"`:{what} (spawn writer \"hi\")`")
         wf = _lookup(self.env, forms[0]) if len(forms) == 1 else None
         if isinstance(wf, WorkflowDef):
-            spec = self.comp.compile_workflow(wf)
+            spec = compile_workflow(self.comp, wf)
             self._raise_recorded()
             return spec
         value, spec = self.compile(forms)

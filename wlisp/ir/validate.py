@@ -1,31 +1,20 @@
 """Validation of a WorkflowSpec loaded from JSON, and its published JSON Schema.
 
-The JSON Schema checks shape; `validate` checks meaning: known kinds, refs that
-resolve to a node in the same or an enclosing graph, acyclic dependencies,
-bound variables, `max` ≥ 1, ≥ 2 static tournament entrants, known agents and
-schemas. Residual expressions use this vocabulary:
-
-    scalar                       JSON string, number, boolean or null
-    {"lit": json}                a literal array or object
-    {"vec": [e...]}  {"map": [[key, e]...]}
-    {"ref": node-id}             a node's value (a step's outcome)
-    {"input": name}              a workflow input
-    {"var": name, "in": scope}   a variable bound by a graph or a function
-    {"call": builtin, "args": [e...]}
-    {"get": e, "path": [key...]} dotted access; on an outcome, non-outcome keys read `structured`
-    {"fn": {"params": [...], "in": scope, "body": e}}
-    {"if": [c, a, b]}  {"and": [e...]}  {"or": [e...]}
-    {"info": node-id}            loop-info / tournament-info of a node
+The JSON Schema checks shape; `validate_spec` checks meaning: known kinds, refs
+that resolve to a node in the same or an enclosing graph, acyclic dependencies,
+bound variables, `max` >= 1, >= 2 static tournament entrants, known agents and
+schemas. Expressions use the vocabulary of `ir/expr.py`.
 """
 
 from __future__ import annotations
 
 from ..errors import Diagnostic, WlispError
 from ..values.builtins import BUILTINS
-from .spec import KINDS, NODE_FIELDS, SPEC_VERSION, Graph, Node, WorkflowSpec, graph_free_refs
+from .expr import EXPR_ARG_KEYS, EXPR_KEYS
+from .nodes import EXPR, FIELDS, KINDS, Graph, Node, graph_free_refs
+from .vocabulary import BUDGET_KEYS
 
-EXPR_KEYS = {"lit", "vec", "map", "ref", "input", "var", "call", "get", "fn", "if", "and", "or",
-             "info"}
+SPEC_VERSION = 1
 
 
 def _graph_schema() -> dict:
@@ -51,8 +40,8 @@ def json_schema() -> dict:
     # a field has the same type in every kind that has it, so one flat map describes
     # all node fields (ten `if kind / then` blocks made every node checked ten times)
     node_props: dict = {}
-    for fields in NODE_FIELDS.values():
-        for name, ftype in fields:
+    for fields in FIELDS.values():
+        for name, ftype, _ in fields:
             assert node_props.get(name, ftype_schema[ftype]) == ftype_schema[ftype], name
             node_props[name] = ftype_schema[ftype]
     span = {"type": "array", "prefixItems": [{"type": "string"}] + [{"type": "integer"}] * 4,
@@ -74,7 +63,7 @@ def json_schema() -> dict:
             "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
             "budget": {"type": ["object", "null"], "additionalProperties": False,
                        "properties": {k: {"type": "number", "exclusiveMinimum": 0}
-                                      for k in ("steps", "tokens", "cost", "wall")}},
+                                      for k in BUDGET_KEYS}},
             "concurrency": {"type": ["integer", "null"], "minimum": 1},
             "span": span,
             "graph": {"$ref": "#/$defs/graph"},
@@ -90,7 +79,7 @@ def json_schema() -> dict:
             "expr": {"anyOf": [
                 {"type": ["string", "number", "boolean", "null"]},
                 {"type": "object", "minProperties": 1,
-                 "propertyNames": {"enum": sorted(EXPR_KEYS | {"path", "args", "in"})}},
+                 "propertyNames": {"enum": sorted(EXPR_KEYS | EXPR_ARG_KEYS)}},
             ]},
         },
     }
@@ -142,7 +131,7 @@ class _Scope:
         return self._has("vars", key)
 
 
-def validate(spec: WorkflowSpec) -> None:
+def validate_spec(spec) -> None:
     """Raise WlispError listing every semantic problem of `spec`."""
     problems: list[Diagnostic] = []
     seen: set[str] = set()
@@ -182,44 +171,51 @@ class _Validator:
 
     def node(self, node: Node, scope: _Scope) -> set[str]:
         refs: set[str] = set()
-        a = node.attrs
-        for name, ftype in NODE_FIELDS[node.kind]:
-            if ftype == "expr" and a.get(name) is not None:
-                refs |= self.expr(a[name], scope, node)
-        if node.kind == "spawn":
-            if a.get("agent") not in self.spec.agents:
-                self.err("W0602", f"node `{node.id}` spawns unknown agent `{a.get('agent')}`",
-                         node)
-            ret = a.get("returns")
-            if isinstance(ret, str) and ret not in self.spec.schemas:
-                self.err("W0602", f"node `{node.id}` returns unknown schema `{ret}`", node)
-        if node.kind == "loop":
-            mx = a.get("max")
-            if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1:
-                self.err("W0604", f"loop `{node.id}` needs an integer `max` >= 1, got {mx!r}",
-                         node)
-        if node.kind == "tournament":
-            ent = a.get("entrants")
-            static = ent.get("vec", ent.get("lit")) if isinstance(ent, dict) else None
-            if isinstance(static, list) and len(static) < 2:
-                self.err("W0605", f"tournament `{node.id}` has {len(static)} entrant(s); "
-                         "it needs at least 2", node)
-            if a.get("judge") is None:
-                self.err("W0601", f"tournament `{node.id}` has no judge", node)
-        if node.kind == "classify" and not a.get("branches"):
-            self.err("W0601", f"classify `{node.id}` has no branches", node)
-        if node.kind == "map" and (a.get("body") is None) == (a.get("bodies") is None):
-            self.err("W0601", f"map `{node.id}` needs exactly one of `body` or `bodies`", node)
+        for name, holds, _ in node.fields():
+            if holds == EXPR and getattr(node, name) is not None:
+                refs |= self.expr(getattr(node, name), scope, node)
+        check = self.CHECKS.get(node.kind)
+        if check is not None:
+            check(self, node)
+        var = getattr(node, "var", None)
         for g in node.graphs():
             inner = _Scope(scope)
             inner.vars |= {(node.id, p) for p in g.params}
-            if node.kind == "loop" and a.get("var"):
-                inner.vars.add((node.id, a["var"]))
-            if node.kind in ("map", "try") and a.get("var"):
-                inner.vars.add((node.id, a["var"]))
-            free = self.graph_free(g, inner, node)
-            refs |= free
+            if var:
+                inner.vars.add((node.id, var))
+            refs |= self.graph_free(g, inner, node)
         return refs
+
+    def check_spawn(self, node) -> None:
+        if node.agent not in self.spec.agents:
+            self.err("W0602", f"node `{node.id}` spawns unknown agent `{node.agent}`", node)
+        if isinstance(node.returns, str) and node.returns not in self.spec.schemas:
+            self.err("W0602", f"node `{node.id}` returns unknown schema `{node.returns}`", node)
+
+    def check_loop(self, node) -> None:
+        mx = node.max
+        if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1:
+            self.err("W0604", f"loop `{node.id}` needs an integer `max` >= 1, got {mx!r}", node)
+
+    def check_tournament(self, node) -> None:
+        ent = node.entrants
+        static = ent.get("vec", ent.get("lit")) if isinstance(ent, dict) else None
+        if isinstance(static, list) and len(static) < 2:
+            self.err("W0605", f"tournament `{node.id}` has {len(static)} entrant(s); "
+                     "it needs at least 2", node)
+        if node.judge is None:
+            self.err("W0601", f"tournament `{node.id}` has no judge", node)
+
+    def check_classify(self, node) -> None:
+        if not node.branches:
+            self.err("W0601", f"classify `{node.id}` has no branches", node)
+
+    def check_map(self, node) -> None:
+        if (node.body is None) == (node.bodies is None):
+            self.err("W0601", f"map `{node.id}` needs exactly one of `body` or `bodies`", node)
+
+    CHECKS = {"spawn": check_spawn, "loop": check_loop, "tournament": check_tournament,
+              "classify": check_classify, "map": check_map}
 
     def graph_free(self, g: Graph, scope: _Scope, owner: Node) -> set[str]:
         """Validate a nested graph; return its references to nodes outside it."""

@@ -8,6 +8,10 @@ import sys
 from ..errors import Diagnostic, Sources, WlispError, did_you_mean
 from ..ir.spec import WorkflowSpec
 from ..ir.spec import no_gc as _no_gc
+from .compiler import compile_workflow
+from .evaluator import Evaluator
+from .language import LANGUAGE
+from .lint import lint_module
 
 # The evaluator recurses on nesting; deeply nested source must become a W0405
 # diagnostic (RecursionError is caught below), not a crash of the interpreter.
@@ -15,10 +19,9 @@ if sys.getrecursionlimit() < 12000:
     sys.setrecursionlimit(12000)
 
 
-def _compiler(sources: Sources | None = None):
-    from .compiler import Compiler
-
-    return Compiler(sources)
+def new_evaluator(sources: Sources | None = None) -> Evaluator:
+    """An evaluator of the whole language (the REPL keeps one across inputs)."""
+    return Evaluator(LANGUAGE, sources)
 
 
 def _evaluate(text: str, filename: str, sources: Sources | None = None):
@@ -27,14 +30,12 @@ def _evaluate(text: str, filename: str, sources: Sources | None = None):
 
 
 def _evaluate_now(text: str, filename: str, sources: Sources | None = None):
-    comp = _compiler(sources)
+    comp = new_evaluator(sources)
     env = comp.new_module()
     try:
         forms = comp.eval_toplevel(text, filename, env)
         seen = {(d.code, d.span) for d in comp.diagnostics}
-        from .lint import lint_module
-
-        for d in lint_module(forms, env):  # helpers no workflow calls (yet)
+        for d in lint_module(forms, env, comp.forms):  # helpers no workflow calls (yet)
             if (d.code, d.span) not in seen:
                 comp.diagnostics.append(d)
     except RecursionError:
@@ -72,7 +73,7 @@ def compile(text: str, filename: str = "<input>", workflow: str | None = None,
     wf = pick_workflow(comp, workflow, filename)
     try:
         with _no_gc():
-            spec = comp.compile_workflow(wf)
+            spec = compile_workflow(comp, wf)
     except RecursionError:
         raise WlispError(Diagnostic("W0405", "forms are nested too deeply to compile",
                                     wf.span)) from None
@@ -102,7 +103,7 @@ def check(text: str, filename: str = "<input>", sources: Sources | None = None
     comp, _ = _evaluate(text, filename, sources)
     for wf in list(comp.workflows.values()):
         try:
-            comp.compile_workflow(wf)
+            compile_workflow(comp, wf)
         except WlispError as err:
             comp.diagnostics.extend(err.diagnostics)
         except RecursionError:

@@ -1,184 +1,149 @@
-"""The compile-time evaluator: definitions, functions, macros, imports (SPEC §3).
+"""The compile-time evaluator (SPEC §3): one dispatch on special forms, environments
+as chained dicts, macros, and residual expressions for values known only at run time.
 
-Small and lispy on purpose: environments are chained dicts and `eval` is one
-dispatch on special forms. Values known only at run time are `Ref`s: builtins
-applied to them build residual expressions instead of computing. Conditionals
-over a `Ref` and spawning forms are delegated to hooks that `compiler.py`
-implements, since they produce workflow nodes.
+The language it evaluates is a value (`lang/language.py`): a table of special
+forms and the few builtins that mean more at compile time, handed in at
+construction. Evaluation happens in one of three named modes:
+
+- `Mode.DEFINE`: outside any workflow (a file's top level, a macro body run for
+  its expansion): definitions and compile-time values; a step is an error.
+- `Mode.GRAPH`: a workflow body: step forms add nodes to the current
+  `GraphBuilder`, and body forms are ordered.
+- `Mode.PURE`: a function being compiled to a residual expression (applied by
+  `map`/`filter`/... to a runtime collection): a step aborts that attempt.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import enum
+from collections import namedtuple
+from contextlib import contextmanager, nullcontext
 
 from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
 from ..values import builtins as B
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
+from .builder import GraphBuilder
 from .reader import read
+from .types import fields_of
+from .values import (
+    OUTCOME_FIELDS,
+    POISON,
+    Builtin,
+    Env,
+    Fn,
+    Macro,
+    NotPure,
+    Ref,
+    deps_of,
+    has_ref,
+    holds_poison,
+    merge_refs,
+    refs_in,
+)
 
 MAX_CALL_DEPTH = 300
 MAX_MACRO_DEPTH = 100
 MAX_RUNTIME_RECURSION = 16  # runtime conditionals a recursion may unroll through
 
 
-class Env:
-    __slots__ = ("vars", "parent", "module")
-
-    def __init__(self, parent: Env | None = None, module: bool = False):
-        self.vars: dict = {}
-        self.parent = parent
-        self.module = module
-
-    def find(self, name: str):
-        env = self
-        while env is not None:
-            if name in env.vars:
-                return env.vars
-            env = env.parent
-        return None
-
-    def module_env(self) -> Env:
-        env = self
-        while not env.module and env.parent is not None:
-            env = env.parent
-        return env
+class Mode(enum.Enum):
+    DEFINE = "define"
+    GRAPH = "graph"
+    PURE = "pure"
 
 
-class Builtin:
-    type_name = "builtin"
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def pr_str(self) -> str:
-        return f"#<builtin {self.name}>"
-
-
-class Fn:
-    type_name = "function"
-
-    def __init__(self, name, params, body, env, span):
-        self.name, self.params, self.body, self.env, self.span = name, params, body, env, span
-
-    def pr_str(self) -> str:
-        return f"#<fn {self.name or 'anonymous'}>"
-
-
-class Macro(Fn):
-    type_name = "macro"
-
-    def pr_str(self) -> str:
-        return f"#<macro {self.name}>"
-
-
-class Poison:
-    """Stands in for a value whose evaluation already reported an error, so one
-    mistake is reported once and `wlisp check` can go on to find the next."""
-
-    type_name = "error"
-
-    def pr_str(self) -> str:
-        return "#<error>"
-
-
-POISON = Poison()
-
-OUTCOME_FIELDS = ("output", "structured", "success", "agent", "task-id", "session-id",
-                  "usage", "error", "finish-reason")
-
-
-class Ref:
-    """A value known only at run time, as a residual expression over node values.
-
-    `deps` are the node ids it reads; `kind`/`schema`/`node` describe what it
-    points at (a step's outcome and its :returns schema, a loop, ...) so the
-    compiler can check field names; `raw` is the span where raw output of a
-    quarantined step entered it, `quarantined` that such a step influenced it.
-    """
-
-    __slots__ = ("expr", "deps", "kind", "node", "schema", "quarantined", "raw", "raw_use")
-    type_name = "runtime value"
-
-    def __init__(self, expr, deps=frozenset(), kind="value", node=None, schema=None,
-                 quarantined=False, raw=None, raw_use=None):
-        self.expr, self.deps, self.kind, self.node = expr, deps, kind, node
-        self.schema, self.quarantined, self.raw = schema, quarantined, raw
-        self.raw_use = raw_use
-
-    def used_at(self, span) -> Ref:
-        """A copy that remembers where raw quarantined output was referenced."""
-        return Ref(self.expr, self.deps, self.kind, self.node, self.schema, self.quarantined,
-                   self.raw, self.raw_use or span)
-
-    def pr_str(self) -> str:
-        return f"#<runtime {self.node or self.kind}>"
-
-
-class NotPure(Exception):
-    """Raised when a step would be created where only an expression is allowed."""
-
-    def __init__(self, span):
-        self.span = span
-
-
-SPECIAL: dict = {}
-
-
-def special(*names):
-    def register(fn):
-        for n in names:
-            SPECIAL[n] = fn
-        return fn
-    return register
-
-
-def refs_in(x):
-    """Refs inside a static value (a vector of step outcomes, say)."""
-    if isinstance(x, Ref):
-        yield x
-    elif isinstance(x, (Vector, List)):
-        for i in x:
-            if isinstance(i, (Ref, Vector, List, Map)):
-                yield from refs_in(i)
-    elif isinstance(x, Map):
-        for v in x.values():
-            yield from refs_in(v)
-
-
-def has_ref(x) -> bool:
-    return next(refs_in(x), None) is not None
-
-
-def merge_refs(expr, parts, kind="value") -> Ref:
-    deps, quarantined, raw, raw_use = set(), False, None, None
-    for r in parts:
-        deps |= r.deps
-        quarantined = quarantined or r.quarantined
-        if raw is None and r.raw is not None:
-            raw, raw_use = r.raw, r.raw_use
-    return Ref(expr, frozenset(deps), kind, quarantined=quarantined, raw=raw, raw_use=raw_use)
+# what `Evaluator.subgraph` returns: the nested graph, the outer node ids it reads,
+# the value its forms computed, and the builder (its ids and nodes)
+Subgraph = namedtuple("Subgraph", "graph free value builder")
 
 
 class Evaluator:
-    """Evaluates forms at compile time. Subclassed by `compiler.Compiler`."""
+    """Evaluates forms at compile time and, in a workflow body, builds its graph."""
 
-    def __init__(self, sources: Sources | None = None):
+    def __init__(self, language, sources: Sources | None = None):
+        self.forms = language.forms              # name -> handler(ev, form, env)
+        self.builtin_hooks = language.builtin_hooks  # builtin name -> handler(ev, args, form)
+        self.appliers = language.appliers        # value type -> handler(ev, f, args, form)
         self.sources = sources or Sources()
         self.diagnostics: list[Diagnostic] = []
         self.root = Env()
         for name in B.BUILTINS:
             self.root.vars[name] = Builtin(name)
-        self.modules: dict[str, Env] = {}
-        self.loading: list[str] = []
+        self.modules: dict[str, Env] = {}        # imported modules by key
+        self.loading: list[str] = []             # imports being loaded (cycle check)
         self.macro_stack: list[tuple[Macro, Span | None]] = []
         self.call_stack: list = []  # Fn objects and "branch" markers (runtime conditionals)
         self.call_sites: list = []  # (function, call span) of the calls being evaluated
-        self.pure = 0
+        self.graph: GraphBuilder | None = None
+        self.pure_depth = 0
         self.fresh = 0
+        # declarations of the module being compiled, and what a workflow uses
+        self.workflows: dict = {}
+        self.tools: dict = {}
+        self.used_agents: dict = {}
+        self.used_schemas: dict = {}
+        self.allow_redefine = False  # the REPL redefines freely; a file may not
 
-    # --- errors ---------------------------------------------------------------
+    # --- modes ----------------------------------------------------------------------
 
-    def record(self, err: WlispError) -> Poison:
+    @property
+    def mode(self) -> Mode:
+        if self.pure_depth:
+            return Mode.PURE
+        return Mode.GRAPH if self.graph is not None else Mode.DEFINE
+
+    @contextmanager
+    def pure(self):
+        self.pure_depth += 1
+        try:
+            yield
+        finally:
+            self.pure_depth -= 1
+
+    def step_graph(self, what: str, span) -> GraphBuilder:
+        """The graph a step form adds its node to; only a workflow body has one."""
+        if self.pure_depth:
+            raise NotPure(span)
+        if self.graph is None:
+            raise self.error("W0406", f"`{what}` creates a step, which only a workflow body "
+                             "can do: call it from a `defworkflow`", span)
+        return self.graph
+
+    def subgraph(self, prefix: str, build, *, params=(), quarantine=False, span=None
+                 ) -> Subgraph:
+        """Evaluate `build()` into a nested graph named `prefix` (a loop body, a branch,
+        a map item ...); its value becomes the graph's result."""
+        outer = self.graph
+        inner = outer.nested(prefix, quarantine)
+        self.graph = inner
+        try:
+            value = build()
+        finally:
+            self.graph = outer
+        graph = inner.close(self.to_expr(value, span), params)
+        return Subgraph(graph, inner.free(deps_of(value)), value, inner)
+
+    def naming(self, pattern):
+        """Nodes created while a `let` binding is evaluated are named after it."""
+        if self.graph is None:
+            return nullcontext()
+        name = pattern.name if isinstance(pattern, Symbol) else \
+            next((p.name for p in pattern if isinstance(p, Symbol)), "_")
+        return self.graph.named(name)
+
+    def node_count(self) -> int:
+        return len(self.graph.nodes) if self.graph is not None else 0
+
+    def ref_to(self, nid, kind="value", schema=None, quarantined=False, raw=None) -> Ref:
+        return Ref({"ref": nid}, frozenset({nid}), kind, nid, schema, quarantined, raw)
+
+    # --- errors ---------------------------------------------------------------------
+
+    @staticmethod
+    def error(code, message, span, *notes) -> WlispError:
+        return WlispError.at(code, message, span, *notes)
+
+    def record(self, err: WlispError):
         for d in err.diagnostics:
             for macro, call_span in reversed(self.macro_stack):
                 d.notes.append((f"in the expansion of macro `{macro.name}`", call_span))
@@ -194,11 +159,30 @@ class Evaluator:
         except WlispError as err:
             return self.record(err)
 
-    @staticmethod
-    def error(code, message, span, *notes) -> WlispError:
-        return WlispError.at(code, message, span, *notes)
+    def note_call_site(self, diags, f, span) -> None:
+        """An error inside a library function also points at the caller's line."""
+        if span is None:
+            return
+        for d in diags:
+            if d.span is not None and d.span.file != span.file and \
+                    not any(n[1] == span for n in d.notes):
+                d.notes.append((f"in the call of `{f.name or 'fn'}` here", span))
 
-    # --- modules and files ----------------------------------------------------
+    def locate(self, span, needle):
+        """Find `needle` inside the source text covered by `span` (for fmt holes)."""
+        if span is None:
+            return None
+        lines = self.sources.lines(span.file)
+        if lines is None:
+            return span
+        for ln in range(span.line, min(span.end_line, len(lines)) + 1):
+            line = lines[ln - 1]
+            col = line.find(needle, span.col - 1 if ln == span.line else 0)
+            if col >= 0:
+                return Span(span.file, ln, col + 1, ln, col + 1 + len(needle))
+        return span
+
+    # --- modules --------------------------------------------------------------------
 
     def new_module(self) -> Env:
         return Env(self.root, module=True)
@@ -215,7 +199,7 @@ class Evaluator:
             self.guarded(self.eval, form, env)
         return forms
 
-    # --- evaluation -----------------------------------------------------------
+    # --- evaluation -----------------------------------------------------------------
 
     def eval(self, x, env: Env):
         t = type(x)
@@ -226,7 +210,7 @@ class Evaluator:
                 return x
             head = x[0]
             if type(head) is Symbol:
-                handler = SPECIAL.get(head.name)
+                handler = self.forms.get(head.name)
                 if handler is not None:
                     return handler(self, x, env)
             f = self.eval(head, env)
@@ -246,6 +230,16 @@ class Evaluator:
             return POISON if any(v is POISON for v in out.values()) else out
         return x
 
+    def eval_body(self, forms, env: Env):
+        """Forms in order; the value of the last. In a graph, each form's steps wait for
+        the steps of the form before it."""
+        if self.graph is None or len(forms) < 2:
+            result = None
+            for form in forms:
+                result = self.guarded(self.eval, form, env)
+            return result
+        return self.graph.in_order(forms, lambda form: self.guarded(self.eval, form, env))
+
     def lookup(self, sym: Symbol, env: Env):
         name = sym.name
         scope = env.find(name)
@@ -254,7 +248,7 @@ class Evaluator:
             if type(value) is Ref and value.raw is not None:
                 return value.used_at(sym.span)
             return value
-        if "." in name and name not in SPECIAL:
+        if "." in name and name not in self.forms:
             head, *path = name.split(".")
             scope = env.find(head)
             if scope is None:
@@ -263,12 +257,7 @@ class Evaluator:
         raise self.unknown(name, env, sym.span)
 
     def unknown(self, name, env, span) -> WlispError:
-        names = set()
-        e = env
-        while e is not None:
-            names.update(e.vars)
-            e = e.parent
-        hint = did_you_mean(name, names, 0.7) or did_you_mean(name, SPECIAL, 0.75)
+        hint = did_you_mean(name, env.names(), 0.7) or did_you_mean(name, self.forms, 0.75)
         return self.error("W0201", f"unknown name `{name}`{hint}", span)
 
     def get_path(self, value, path, sym: Symbol):
@@ -288,22 +277,41 @@ class Evaluator:
         return value
 
     def runtime_get(self, ref: Ref, path, sym) -> Ref:
-        """Residual dotted access (checked against the step's schema by the compiler)."""
-        return merge_refs({"get": ref.expr, "path": list(path)}, [ref])
+        """Residual dotted access, checked against a step's `:returns` schema."""
+        key = path[0]
+        out = merge_refs({"get": ref.expr, "path": list(path)}, [ref])
+        if out.raw is not None and out.raw_use is None:
+            out.raw_use = sym.span
+        if ref.kind != "outcome":
+            return out
+        if key in OUTCOME_FIELDS:
+            if key not in ("output", "error"):
+                out.raw = None
+            return out
+        fields = fields_of(ref.schema)
+        head = sym.name.split(".")[0]
+        step = f"`{head}` (step `{ref.node}`)" if ref.node else f"`{head}`"
+        if ref.schema is None:
+            raise self.error("W0206", f"{step} has no `:returns` schema, so it has no field "
+                             f"`{key}`; read `.output`, or declare `:returns`", sym.span,
+                             (f"outcome fields: {', '.join(OUTCOME_FIELDS)}", None))
+        if fields is not None and key not in fields:
+            raise self.error("W0206", f"{step} has no field `{key}`"
+                             + did_you_mean(key, fields + list(OUTCOME_FIELDS)), sym.span,
+                             (f"its :returns fields are: {', '.join(fields)}", None))
+        out.raw = None
+        return out
 
-    def eval_body(self, forms, env: Env):
-        result = None
-        for form in forms:
-            result = self.guarded(self.eval, form, env)
-        return result
-
-    # --- functions, macros, builtins ----------------------------------------
+    # --- functions, macros, builtins ------------------------------------------------
 
     def apply(self, f, args, form: List):
         if isinstance(f, Fn):
             return self.call_fn(f, args, form)
         if isinstance(f, Builtin):
             return self.apply_builtin(f.name, args, form)
+        applier = self.appliers.get(type(f))
+        if applier is not None:
+            return applier(self, f, args, form)
         raise self.error("W0307", f"a {B.type_name(f)} is not callable: `{pr_str(form[0])}`",
                          form.span_at(0))
 
@@ -321,8 +329,7 @@ class Evaluator:
             raise self.error("W0402", f"compile-time recursion deeper than {MAX_CALL_DEPTH} "
                              f"calls in `{f.name or 'fn'}`", span)
         env = Env(f.env)
-        called = form[0].name if form is not None and form and isinstance(form[0], Symbol) \
-            else None
+        called = form[0].name if form and isinstance(form[0], Symbol) else None
         self.bind_params(f, args, env, span, called)
         self.call_stack.append(f)
         self.call_sites.append((f, span))
@@ -335,21 +342,8 @@ class Evaluator:
             self.call_stack.pop()
             self.call_sites.pop()
 
-    def note_call_site(self, diags, f, span) -> None:
-        """An error inside a library function also points at the caller's line."""
-        if span is None:
-            return
-        for d in diags:
-            if d.span is not None and d.span.file != span.file and \
-                    not any(n[1] == span for n in d.notes):
-                d.notes.append((f"in the call of `{f.name or 'fn'}` here", span))
-
     def bind_params(self, f: Fn, args, env: Env, span, called=None) -> None:
-        params = list(f.params)
-        rest = None
-        if any(p == Symbol("&") for p in params):
-            i = params.index(Symbol("&"))
-            params, rest = params[:i], params[i + 1] if i + 1 < len(params) else None
+        params, rest = _split_rest(list(f.params))
         if len(args) < len(params) or (rest is None and len(args) > len(params)):
             want = f"{len(params)}{'+' if rest is not None else ''}"
             name = f.name or called or "fn"
@@ -370,20 +364,17 @@ class Evaluator:
         if not isinstance(pattern, Vector):
             raise self.error("W0302", "a binding name must be a symbol or a vector of symbols",
                              getattr(pattern, "span", None))
-        names = list(pattern)
-        rest = None
-        if Symbol("&") in names:
-            i = names.index(Symbol("&"))
-            names, rest = names[:i], names[i + 1] if i + 1 < len(names) else None
+        names, rest = _split_rest(list(pattern))
         for i, p in enumerate(names):
             self.bind(p, self.nth_of(value, i, pattern), env)
-        if rest is not None:
-            if isinstance(value, Ref):
-                self.bind(rest, merge_refs({"call": "concat", "args": [
-                    {"call": "rest", "args": [value.expr]}]}, [value]), env)
-            else:
-                self.bind(rest, Vector(B._seq(value)[len(names):]) if value is not POISON
-                          else POISON, env)
+        if rest is None:
+            return
+        if isinstance(value, Ref):
+            tail = merge_refs({"call": "concat", "args": [
+                {"call": "rest", "args": [value.expr]}]}, [value])
+        else:
+            tail = Vector(B.as_seq(value)[len(names):]) if value is not POISON else POISON
+        self.bind(rest, tail, env)
 
     def nth_of(self, value, i, pattern):
         if value is POISON:
@@ -391,7 +382,7 @@ class Evaluator:
         if isinstance(value, Ref):
             return merge_refs({"call": "nth", "args": [value.expr, i, None]}, [value])
         try:
-            seq = B._seq(value)
+            seq = B.as_seq(value)
         except B.BuiltinError as exc:
             raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
         return seq[i] if i < len(seq) else None
@@ -428,6 +419,13 @@ class Evaluator:
         raise B.BuiltinError(f"expected a function, got {B.type_name(f)}")
 
     def apply_builtin(self, name: str, args, form: List):
+        hook = self.builtin_hooks.get(name)
+        if hook is not None:
+            return hook(self, args, form)
+        return self.apply_plain_builtin(name, args, form)
+
+    def apply_plain_builtin(self, name: str, args, form: List):
+        """Compute now when the arguments allow it, else build a residual expression."""
         lo, hi = B.BUILTINS[name][1:]
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo} to {hi}"
@@ -476,8 +474,8 @@ class Evaluator:
         return merge_refs({"call": name, "args": exprs}, [r for a in args for r in refs_in(a)])
 
     def apply_higher(self, name, args, form, runtime):
-        f, coll = (args[0], args[1]) if name != "sort" else (args[1] if len(args) > 1 else None,
-                                                            args[0])
+        f, coll = (args[1] if len(args) > 1 else None, args[0]) if name == "sort" else \
+            (args[0], args[1])
         if not runtime:
             try:
                 return self.static_builtin(name, args, form)
@@ -485,40 +483,37 @@ class Evaluator:
                 pass
         if f is None:
             return self.residual(name, args, form)
-        nparams = 2 if name == "reduce" else 1
-        fexpr = self.fn_expr(f, nparams, form)
-        rest = [self.to_expr(a, form.span_at(i + 2)) for i, a in enumerate(args[1:])]
-        parts = [r for a in args[1:] for r in refs_in(a)] + [fexpr[1]]
-        call_args = [fexpr[0], *rest] if name != "sort" else [self.to_expr(coll, form.span),
-                                                              fexpr[0]]
+        fexpr, fref = self.fn_expr(f, 2 if name == "reduce" else 1, form)
+        if name == "sort":
+            call_args = [self.to_expr(coll, form.span), fexpr]
+        else:
+            call_args = [fexpr, *(self.to_expr(a, form.span_at(i + 2))
+                                  for i, a in enumerate(args[1:]))]
+        parts = [r for a in args[1:] for r in refs_in(a)] + [fref]
         return merge_refs({"call": name, "args": call_args}, parts)
 
     def fn_expr(self, f, nparams: int, form) -> tuple[dict, Ref]:
         """Compile a pure function value to a residual lambda expression."""
+        self.fresh += 1
+        scope = f"fn{self.fresh}"
         if isinstance(f, Builtin):
-            self.fresh += 1
-            scope = f"fn{self.fresh}"
             params = [f"x{i}" for i in range(nparams)]
             body = {"call": f.name, "args": [{"var": p, "in": scope} for p in params]}
             return {"fn": {"params": params, "in": scope, "body": body}}, Ref(None)
         if not isinstance(f, Fn) or isinstance(f, Macro):
             raise self.error("W0303", f"expected a function, got {B.type_name(f)}", form.span)
-        self.fresh += 1
-        scope = f"fn{self.fresh}"
         names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(f.params)]
         args = [Ref({"var": n, "in": scope}) for n in names]
-        outer_pure = self.pure
-        self.pure += 1
+        nested = self.mode is Mode.PURE
         try:
-            value = self.call_fn(f, args[:nparams], form)
+            with self.pure():
+                value = self.call_fn(f, args[:nparams], form)
         except NotPure as np:
-            if outer_pure:  # an enclosing caller decides what a step here means
+            if nested:  # an enclosing caller decides what a step here means
                 raise
             raise self.error("W0406", "this function creates steps, so it cannot be applied "
                              "to a runtime collection here; only `map` turns a spawning "
                              "function into a map node", np.span or form.span) from None
-        finally:
-            self.pure -= 1
         return ({"fn": {"params": names, "in": scope, "body": self.to_expr(value, form.span)}},
                 merge_refs(None, list(refs_in(value))))
 
@@ -549,75 +544,31 @@ class Evaluator:
         try:
             return B.to_json(v)
         except B.BuiltinError as exc:
-            if _holds_poison(v):  # an error inside was reported where it happened
+            if holds_poison(v):  # an error inside was reported where it happened
                 return None
             raise self.error("W0309", f"{exc}: only data (numbers, strings, vectors, maps, "
                              "steps' results) can be used at run time", span) from None
 
-    # --- hooks the compiler implements ----------------------------------------
-
-    def locate(self, span, needle):
-        return locate_in(self.sources, span, needle)
-
-    @contextmanager
-    def binding_scope(self, pattern):
-        """Around the value of a `let` binding (the compiler names steps after it)."""
-        yield
-
-    def node_count(self) -> int:
-        return 0
-
-    def runtime_branches(self, value, kind, clauses, default, form, env):
-        """A conditional whose test is known only at run time."""
-        raise self.error("W0309", "a condition on a runtime value needs a workflow context",
-                         form.span)
-
-    # --- option parsing -------------------------------------------------------
-
-    def options(self, form: List, start: int, allowed, what: str, evaluate=None) -> dict:
-        """Parse trailing `:key value` pairs. A bad pair is reported and skipped, so the
-        form still takes effect with its other options (no cascade of errors)."""
-        out = {}
-        i = start
-        while i < len(form):
-            key = form[i]
-            if not isinstance(key, Keyword):
-                self.record(self.error("W0302", f"expected a keyword option for `{what}`, got "
-                                       f"`{pr_str(key)}`", form.span_at(i)))
-                i += 1
-                continue
-            if i + 1 >= len(form):
-                self.record(self.error("W0302", f"option `:{key}` needs a value",
-                                       form.span_at(i)))
-                break
-            if key not in allowed:
-                self.record(self.error("W0207", f"unknown option `:{key}` for `{what}`"
-                                       + did_you_mean(key, sorted(allowed)), form.span_at(i),
-                                       (f"`{what}` takes: " + ", ".join(f":{a}" for a in
-                                                                         sorted(allowed)), None)))
-                i += 2
-                continue
-            value = form[i + 1]
-            if evaluate is not None:
-                value = self.guarded(evaluate, value)
-            if value is not POISON:
-                out[str.__str__(key)] = (value, form.span_at(i + 1))
-            i += 2
-        return out
-
-
-def _holds_poison(v) -> bool:
-    if v is POISON:
-        return True
-    if isinstance(v, (Vector, List)):
-        return any(_holds_poison(i) for i in v)
-    if isinstance(v, Map):
-        return any(_holds_poison(i) for i in v.values())
-    return False
+    def static(self, form, env, span, what):
+        """A form whose value must be known at compile time (an option, say)."""
+        value = self.eval(form, env)
+        if isinstance(value, Ref) or has_ref(value):
+            raise self.error("W0309", f"{what} must be known at compile time, not at run time",
+                             span)
+        return value
 
 
 class _NeedsRuntime(Exception):
     pass
+
+
+def _split_rest(params: list):
+    """`[a b & more]` -> ([a, b], more); without `&` -> (params, None)."""
+    amp = Symbol("&")
+    if amp not in params:
+        return params, None
+    i = params.index(amp)
+    return params[:i], params[i + 1] if i + 1 < len(params) else None
 
 
 def _reachable(forms) -> set[int]:
@@ -651,23 +602,3 @@ def respan(x, span, keep: set[int]):
         return Map(((respan(k, span, keep), respan(v, span, keep)) for k, v in x.items()),
                    span=span)
     return x
-
-
-def locate_in(sources: Sources, span: Span | None, needle: str) -> Span | None:
-    """Find `needle` inside the source text covered by `span` (for fmt holes)."""
-    if span is None:
-        return None
-    lines = sources.lines(span.file)
-    if lines is None:
-        return span
-    for ln in range(span.line, min(span.end_line, len(lines)) + 1):
-        line = lines[ln - 1]
-        start = span.col - 1 if ln == span.line else 0
-        col = line.find(needle, start)
-        if col >= 0:
-            return Span(span.file, ln, col + 1, ln, col + 1 + len(needle))
-    return span
-
-
-# The special forms of the core language register themselves on import.
-from .forms import core as _core, modules as _modules  # noqa: E402,F401,I001

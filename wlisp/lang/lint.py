@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from ..errors import Diagnostic, did_you_mean
 from ..values.datum import Keyword, List, Map, Symbol, Vector
-from .evaluator import SPECIAL, Env, Macro
+from .values import Agent, Env, Macro
 
 TYPE_OPTIONS = {"returns", "params"}
 LITERAL_LABELS = {"case", "classify"}
 
 
-def lint_module(forms, env: Env) -> list[Diagnostic]:
+def lint_module(forms, env: Env, special_forms) -> list[Diagnostic]:
     """Diagnostics for unknown names in the `defn` bodies of one file's forms."""
     out: list[Diagnostic] = []
     for form in forms:
@@ -25,7 +25,7 @@ def lint_module(forms, env: Env) -> list[Diagnostic]:
                 and isinstance(form[1], Symbol):
             i = 3 if len(form) > 3 and isinstance(form[2], str) else 2
             if i < len(form) and isinstance(form[i], Vector):
-                _Walker(env, out).body(form[i + 1:], _names(form[i]))
+                _Walker(env, out, special_forms).body(form[i + 1:], _names(form[i]))
     return out
 
 
@@ -38,12 +38,12 @@ def _names(pattern) -> set[str]:
 
 
 class _Walker:
-    def __init__(self, env: Env, out: list):
-        self.env, self.out = env, out
+    def __init__(self, env: Env, out: list, special_forms):
+        self.env, self.out, self.special = env, out, special_forms
 
     def known(self, name: str, bound: set[str]) -> bool:
-        head = name.split(".")[0] if "." in name and name not in SPECIAL else name
-        return head in bound or head in SPECIAL or self.env.find(head) is not None or \
+        head = name.split(".")[0] if "." in name and name not in self.special else name
+        return head in bound or head in self.special or self.env.find(head) is not None or \
             self.env.find(name) is not None or name in ("&", "_")
 
     def body(self, forms, bound: set[str]) -> None:
@@ -139,15 +139,13 @@ class _Walker:
             e = e.parent
         head = sym.name.split(".")[0]
         if agent:
-            from .compiler import Agent
-
             agents = [k for k, v in self.env.vars.items() if isinstance(v, Agent)]
             message = f"unknown agent `{sym.name}`" + did_you_mean(sym.name, agents)
             self.out.append(Diagnostic("W0203", message, sym.span))
             return
         self.out.append(Diagnostic("W0201", f"unknown name `{head}`"
                                    + (did_you_mean(head, names, 0.7)
-                                      or did_you_mean(head, SPECIAL, 0.75)), sym.span))
+                                      or did_you_mean(head, self.special, 0.75)), sym.span))
 
 
 __all__ = ["lint_module"]

@@ -1,4 +1,4 @@
-"""The `defschema` type language, compiled to JSON Schema (SPEC §4).
+"""The `defschema` type language (`:returns`, `:params`), compiled to JSON Schema (SPEC §4).
 
     string int number bool any null       primitive types
     (enum "a" "b")  (list-of T)  (optional T)  (one-of T ...)
@@ -20,6 +20,8 @@ PRIMITIVES = {
     "any": {},
     "null": {"type": "null"},
 }
+CONSTRUCTORS = ("enum", "list-of", "optional", "one-of", "json-schema")
+TYPE_NAMES = (*PRIMITIVES, *CONSTRUCTORS)  # every name the type language knows
 
 
 class Schema:
@@ -37,7 +39,7 @@ class Schema:
 
 
 def compile_type(form, lookup, span=None, known=()) -> dict:
-    """Compile a type form to JSON Schema. `lookup(symbol)` finds schemas by name;
+    """Compile a type form to JSON Schema. `lookup(name)` finds what a name means;
     `span` locates literals that carry none; `known` schema names feed suggestions."""
     try:
         return _compile(form, lookup, known)
@@ -54,7 +56,7 @@ def _compile(form, lookup, known) -> dict:
     if isinstance(form, Symbol):
         if form.name in PRIMITIVES:
             return dict(PRIMITIVES[form.name])
-        found = lookup(form)
+        found = lookup(form.name)
         if isinstance(found, Schema):
             return found.json
         raise WlispError.at("W0205", f"unknown schema or type `{form.name}`"
@@ -86,8 +88,7 @@ def _compile(form, lookup, known) -> dict:
                 raise WlispError.at("W0303", "`json-schema` takes a map", form.span_at(1))
             return _plain_json(args[0])
         raise WlispError.at("W0205", f"unknown type constructor `{head}`"
-                            + did_you_mean(head, ["enum", "list-of", "optional", "one-of",
-                                                  "json-schema"]), form[0].span)
+                            + did_you_mean(head, CONSTRUCTORS), form[0].span)
     raise WlispError.at("W0205", f"`{_show(form)}` is not a type: expected a type name, a record "
                         "{...} or (enum ...), (list-of T), (optional T), (one-of ...)",
                         getattr(form, "span", None))

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..ir.spec import Graph, Node, WorkflowSpec, expr_refs, node_refs
+from ..ir.expr import expr_refs
+from ..ir.nodes import Graph, Node, node_refs
+from ..ir.spec import WorkflowSpec
 from ..values import builtins as B
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
 from .state import BudgetExhausted, NodeRecord, RunState
@@ -77,7 +79,7 @@ class Scheduler:
     def expr(self, np: NodePlan, name: str):
         f = np.exprs.get(name)
         if f is None:
-            f = np.exprs[name] = compile_expr(np.node.attrs.get(name))
+            f = np.exprs[name] = compile_expr(getattr(np.node, name))
         return f
 
     # --- graphs -------------------------------------------------------------------
@@ -176,7 +178,7 @@ class Scheduler:
         return rec
 
     async def _value(self, np, scope, inst, rec):
-        if np.node.attrs.get("expr") is None:
+        if np.node.expr is None:
             return "completed", None, None
         return "completed", self.expr(np, "expr")(scope), None
 
@@ -195,7 +197,7 @@ class Scheduler:
     async def _loop(self, np, scope, inst, rec):
         node = np.node
         value = self.expr(np, "init")(scope)
-        until = self.expr(np, "until")(scope) if node.attrs.get("until") else None
+        until = self.expr(np, "until")(scope) if node.until else None
         key = var_key(node.id, node.var)
         stopped, k = "max", 0
         for k in range(1, node.max + 1):
@@ -266,7 +268,7 @@ class Scheduler:
     def items(self, np, scope, what: str):
         """A runtime collection as a list, or the message of why it is not one."""
         try:
-            return list(B._seq(self.expr(np, "items")(scope))), None
+            return list(B.as_seq(self.expr(np, "items")(scope))), None
         except B.BuiltinError as exc:
             return None, f"{_where(np.node)}{what}: {exc}"
 

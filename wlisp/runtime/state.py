@@ -24,7 +24,7 @@ class NodeRecord:
     def __init__(self, inst: str, node):
         self.id = inst
         self.kind = node.kind
-        self.agent = node.attrs.get("agent")
+        self.agent = node.agent if node.kind == "spawn" else None
         self.status = "pending"
         self.value = None
         self.error = None

@@ -50,10 +50,9 @@ def step_template(sched, np) -> dict:
     """The parts of a node's StepSpec that do not depend on the instance (cached).
     A node that overrides nothing shares its agent's template."""
     node = np.node
-    a = node.attrs
-    base = agent_template(sched, a["agent"])
-    overrides = [(f, a[k]) for k, f in _OVERRIDES if a.get(k) is not None]
-    returns = a.get("returns")
+    base = agent_template(sched, node.agent)
+    overrides = [(f, getattr(node, k)) for k, f in _OVERRIDES if getattr(node, k) is not None]
+    returns = node.returns
     if overrides or returns is not None or base["trust"] == "quarantined":
         t = dict(base)
         t.update(overrides)

@@ -28,7 +28,7 @@ async def run_tournament(sched, np, scope, inst, rec):
     node = np.node
     entrants = sched.expr(np, "entrants")(scope)
     try:
-        entrants = list(B._seq(entrants))
+        entrants = list(B.as_seq(entrants))
     except B.BuiltinError as exc:
         return "failed", None, f"tournament entrants: {exc}"
     if len(entrants) < 2:

@@ -108,7 +108,7 @@ def _num(*xs):
             raise BuiltinError(f"expected a number, got {type_name(x)}")
 
 
-def _seq(x, what="a vector"):
+def as_seq(x, what="a vector"):
     if x is None:
         return ()
     if isinstance(x, Mapping):
@@ -195,7 +195,7 @@ def str_(*xs):
 def join(sep, xs=None):
     if xs is None:
         sep, xs = "", sep
-    return _str_arg(sep, "a separator string").join(render(x) for x in _seq(xs))
+    return _str_arg(sep, "a separator string").join(render(x) for x in as_seq(xs))
 
 
 def split(s, sep=None):
@@ -208,7 +208,7 @@ def contains(coll, x):
         return _str_arg(x) in coll
     if isinstance(coll, Mapping):
         return x in coll
-    return any(_plain(i) == _plain(x) for i in _seq(coll))
+    return any(_plain(i) == _plain(x) for i in as_seq(coll))
 
 
 def get(coll, key, default=None):
@@ -230,7 +230,7 @@ def get(coll, key, default=None):
 
 
 def get_in(coll, path, default=None):
-    for key in _seq(path, "a path vector"):
+    for key in as_seq(path, "a path vector"):
         coll = get(coll, key)
         if coll is None:
             return default
@@ -240,7 +240,7 @@ def get_in(coll, path, default=None):
 def nth(coll, i, default=None):
     if isinstance(i, bool) or not isinstance(i, int):
         raise BuiltinError(f"index must be an integer, got {type_name(i)}")
-    seq = _seq(coll)
+    seq = as_seq(coll)
     if -len(seq) <= i < len(seq):
         return seq[i]
     if default is None:
@@ -249,17 +249,17 @@ def nth(coll, i, default=None):
 
 
 def first(coll):
-    seq = _seq(coll)
+    seq = as_seq(coll)
     return seq[0] if seq else None
 
 
 def last(coll):
-    seq = _seq(coll)
+    seq = as_seq(coll)
     return seq[-1] if seq else None
 
 
 def rest(coll):
-    return Vector(_seq(coll)[1:])
+    return Vector(as_seq(coll)[1:])
 
 
 def conj(coll, *xs):
@@ -268,15 +268,15 @@ def conj(coll, *xs):
     if isinstance(coll, Mapping):
         out = Map(coll)
         for pair in xs:
-            k, v = _seq(pair)
+            k, v = as_seq(pair)
             out[k] = v
         return out
-    return type(coll)((*_seq(coll), *xs)) if isinstance(coll, (List, Vector)) else \
-        Vector((*_seq(coll), *xs))
+    return type(coll)((*as_seq(coll), *xs)) if isinstance(coll, (List, Vector)) else \
+        Vector((*as_seq(coll), *xs))
 
 
 def concat(*colls):
-    return Vector(i for c in colls for i in _seq(c))
+    return Vector(i for c in colls for i in as_seq(c))
 
 
 def assoc(m, *kvs):
@@ -335,7 +335,7 @@ def length(x):
 
 
 def sort(coll, key=None, *, call=None):
-    items = list(_seq(coll))
+    items = list(as_seq(coll))
     try:
         if key is not None:
             return Vector(sorted(items, key=lambda x: call(key, [x])))
@@ -346,7 +346,7 @@ def sort(coll, key=None, *, call=None):
 
 def distinct(coll):
     seen, out = set(), []
-    for x in _seq(coll):
+    for x in as_seq(coll):
         k = _plain(x)
         try:
             if k in seen:
@@ -359,21 +359,21 @@ def distinct(coll):
 
 
 def map_(f, coll, *, call):
-    return Vector(call(f, [x]) for x in _seq(coll))
+    return Vector(call(f, [x]) for x in as_seq(coll))
 
 
 def filter_(f, coll, *, call):
-    return Vector(x for x in _seq(coll) if truthy(call(f, [x])))
+    return Vector(x for x in as_seq(coll) if truthy(call(f, [x])))
 
 
 def reduce_(f, init, coll=None, *, call):
     if coll is None:
-        seq = list(_seq(init))
+        seq = list(as_seq(init))
         if not seq:
             return None
         init, seq = seq[0], seq[1:]
     else:
-        seq = _seq(coll)
+        seq = as_seq(coll)
     acc = init
     for x in seq:
         acc = call(f, [acc, x])

@@ -1,7 +1,7 @@
 """The special forms of the core language (SPEC §3): definitions, binding,
-conditionals, quoting, `fmt`, `error`. Each is `(evaluator, form, env) -> value`,
-registered in `expand.SPECIAL`; a condition on a runtime value is handed to the
-evaluator's `runtime_branches` hook (the compiler turns it into a classify node).
+conditionals, quoting, `fmt`, `error`. Each is `(evaluator, form, env) -> value`;
+`FORMS` is this module's table of them. A condition on a runtime value becomes a
+classify node (`branches.runtime_branches`).
 """
 
 from __future__ import annotations
@@ -11,45 +11,34 @@ import re
 from ...errors import WlispError
 from ...values import builtins as B
 from ...values.datum import Keyword, List, Map, Symbol, Vector, pr_str
-from ..evaluator import (
-    POISON,
-    SPECIAL,
-    Env,
-    Evaluator,
-    Fn,
-    Macro,
-    Ref,
-    has_ref,
-    merge_refs,
-    refs_in,
-    special,
-)
+from ..evaluator import Evaluator
+from ..values import POISON, Env, Fn, Macro, Ref, has_ref, merge_refs, refs_in
+from .branches import runtime_branches
 
 
-def _sym(form: List, i: int, what: str) -> Symbol:
+def name_at(form: List, i: int, what: str) -> Symbol:
     if i >= len(form) or not isinstance(form[i], Symbol):
         raise WlispError.at("W0302", f"`{what}` needs a name here", form.span_at(i))
     return form[i]
 
 
-@special("def")
 def _def(ev: Evaluator, form: List, env: Env):
     if len(form) != 3:
         raise ev.error("W0301", "`def` takes a name and a value: (def name expr)", form.span)
-    name = _sym(form, 1, "def")
-    _check_definable(name)
+    name = name_at(form, 1, "def")
+    check_definable(ev, name)
     value = ev.guarded(ev.eval, form[2], env)  # on error the name still exists, as POISON
     env.module_env().vars[name.name] = value
     return value
 
 
-def _check_definable(name: Symbol) -> None:
-    if name.name in SPECIAL:
+def check_definable(ev: Evaluator, name: Symbol) -> None:
+    if name.name in ev.forms:
         raise WlispError.at("W0202", f"`{name.name}` is a special form and cannot be redefined",
                             name.span)
 
 
-def _params(form: List, i: int, what: str) -> Vector:
+def params_at(form: List, i: int, what: str) -> Vector:
     if i >= len(form) or not isinstance(form[i], Vector):
         raise WlispError.at("W0302", f"`{what}` needs a parameter vector like [a b]",
                             form.span_at(i))
@@ -60,26 +49,23 @@ def _params(form: List, i: int, what: str) -> Vector:
     return form[i]
 
 
-@special("defn", "defmacro")
 def _defn(ev: Evaluator, form: List, env: Env):
     kind = form[0].name
-    name = _sym(form, 1, kind)
-    _check_definable(name)
+    name = name_at(form, 1, kind)
+    check_definable(ev, name)
     i = 3 if len(form) > 3 and isinstance(form[2], str) else 2
-    params = _params(form, i, kind)
+    params = params_at(form, i, kind)
     cls = Macro if kind == "defmacro" else Fn
     f = cls(name.name, tuple(params), form[i + 1:], env, form.span)
     env.module_env().vars[name.name] = f
     return f
 
 
-@special("fn")
 def _fn(ev: Evaluator, form: List, env: Env):
-    params = _params(form, 1, "fn")
+    params = params_at(form, 1, "fn")
     return Fn(None, tuple(params), form[2:], env, form.span)
 
 
-@special("let")
 def _let(ev: Evaluator, form: List, env: Env):
     if len(form) < 2 or not isinstance(form[1], Vector):
         raise ev.error("W0302", "`let` needs a vector of name/value pairs: (let [a 1 b 2] ...)",
@@ -94,25 +80,22 @@ def _let(ev: Evaluator, form: List, env: Env):
         if not isinstance(pattern, (Symbol, Vector)):
             raise ev.error("W0302", f"a `let` name must be a symbol or a vector, got "
                            f"`{pr_str(pattern)}`", bindings.span_at(i))
-        with ev.binding_scope(pattern):
+        with ev.naming(pattern):
             value = ev.guarded(ev.eval, bindings[i + 1], inner)
         ev.bind(pattern, value, inner)
     return ev.eval_body(form[2:], inner)
 
 
-@special("do")
 def _do(ev: Evaluator, form: List, env: Env):
     return ev.eval_body(form[1:], env)
 
 
-@special("quote")
 def _quote(ev: Evaluator, form: List, env: Env):
     if len(form) != 2:
         raise ev.error("W0301", "`quote` takes one form", form.span)
     return form[1]
 
 
-@special("quasiquote")
 def _quasiquote(ev: Evaluator, form: List, env: Env):
     if len(form) != 2:
         raise ev.error("W0301", "`quasiquote` takes one form", form.span)
@@ -139,13 +122,11 @@ def _qq(ev: Evaluator, x, env: Env):
     return x
 
 
-@special("unquote", "unquote-splicing")
 def _unquote(ev: Evaluator, form: List, env: Env):
     raise ev.error("W0308", "`~` (unquote) is only meaningful inside a ` (quasiquote)",
                    form.span)
 
 
-@special("error")
 def _error_form(ev: Evaluator, form: List, env: Env):
     """`(error "message")`: a compile-time diagnostic, for libraries checking their use."""
     if len(form) != 2:
@@ -163,7 +144,6 @@ def _error_form(ev: Evaluator, form: List, env: Env):
     raise ev.error("W0403", text, form.span)
 
 
-@special("if")
 def _if(ev: Evaluator, form: List, env: Env):
     if len(form) not in (3, 4):
         raise ev.error("W0301", "`if` takes a condition, a then-form and an optional "
@@ -172,12 +152,11 @@ def _if(ev: Evaluator, form: List, env: Env):
     if cond is POISON:
         return POISON
     if isinstance(cond, Ref):
-        return ev.runtime_branches(cond, "if", [(True, form[2:3])], form[3:4], form, env)
+        return runtime_branches(ev, cond, "if", [(True, form[2:3])], form[3:4], form, env)
     return ev.eval(form[2], env) if B.truthy(cond) else \
         (ev.eval(form[3], env) if len(form) == 4 else None)
 
 
-@special("when")
 def _when(ev: Evaluator, form: List, env: Env):
     if len(form) < 2:
         raise ev.error("W0301", "`when` takes a condition and a body", form.span)
@@ -185,11 +164,10 @@ def _when(ev: Evaluator, form: List, env: Env):
     if cond is POISON:
         return POISON
     if isinstance(cond, Ref):
-        return ev.runtime_branches(cond, "if", [(True, form[2:])], (), form, env)
+        return runtime_branches(ev, cond, "if", [(True, form[2:])], (), form, env)
     return ev.eval_body(form[2:], env) if B.truthy(cond) else None
 
 
-@special("cond")
 def _cond(ev: Evaluator, form: List, env: Env):
     if len(form) % 2 == 0:
         raise ev.error("W0302", "`cond` takes test/expression pairs", form.span)
@@ -205,19 +183,18 @@ def _cond_from(ev, form, i, env):
             rest = List((Symbol("cond", form.span), *form[i + 2:]), form.span,
                         (form.span, *(form.item_spans or ())[i + 2:]) if form.item_spans
                         else None)
-            return ev.runtime_branches(test, "if", [(True, (form[i + 1],))], (rest,), form, env)
+            return runtime_branches(ev, test, "if", [(True, (form[i + 1],))], (rest,), form, env)
         if B.truthy(test):
             return ev.eval(form[i + 1], env)
         i += 2
     return None
 
 
-@special("case")
 def _case(ev: Evaluator, form: List, env: Env):
     if len(form) < 2:
         raise ev.error("W0301", "`case` takes a value and value/expression pairs", form.span)
     value = ev.eval(form[1], env)
-    clauses, default = [], ()
+    clauses, default = [], None
     i = 2
     while i < len(form):
         if form[i] == Keyword("else") and i + 1 < len(form):
@@ -236,14 +213,13 @@ def _case(ev: Evaluator, form: List, env: Env):
     if value is POISON:
         return POISON
     if isinstance(value, Ref):
-        return ev.runtime_branches(value, "case", clauses, default, form, env)
+        return runtime_branches(ev, value, "case", clauses, default, form, env)
     for label, body in clauses:
         if B.eq(label, value):
             return ev.eval_body(body, env)
-    return ev.eval_body(default, env)
+    return ev.eval_body(default or (), env)
 
 
-@special("and", "or")
 def _and_or(ev: Evaluator, form: List, env: Env):
     is_and = form[0].name == "and"
     residual = []
@@ -271,7 +247,6 @@ def _and_or(ev: Evaluator, form: List, env: Env):
                       [r for v in residual for r in refs_in(v)])
 
 
-@special("fmt")
 def _fmt(ev: Evaluator, form: List, env: Env):
     if len(form) != 2:
         raise ev.error("W0301", "`fmt` takes one template string: (fmt \"Hello {name}\")",
@@ -310,3 +285,9 @@ _HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _HOLE_NAME = re.compile(r"[^\s\d:.(){}\[\]\"';`~][^\s(){}\[\]\"';`~]*\Z")
 
 
+
+
+FORMS = {"def": _def, "defn": _defn, "defmacro": _defn, "fn": _fn, "let": _let, "do": _do,
+         "quote": _quote, "quasiquote": _quasiquote, "unquote": _unquote,
+         "unquote-splicing": _unquote, "error": _error_form, "if": _if, "when": _when,
+         "cond": _cond, "case": _case, "and": _and_or, "or": _and_or, "fmt": _fmt}

@@ -8,15 +8,18 @@ from importlib import resources
 
 from ...errors import did_you_mean
 from ...values.datum import List, Symbol, Vector
-from ..evaluator import Env, Evaluator, special
+from ..evaluator import Evaluator
+from ..options import parse_options
+from ..values import Env
+
+IMPORT_OPTIONS = {"only", "as"}
 
 
-@special("import")
 def _import(ev: Evaluator, form: List, env: Env):
     if len(form) < 2:
         raise ev.error("W0301", "`import` takes a file name or a module name", form.span)
     target = form[1]
-    opts = ev.options(form, 2, {"only", "as"}, "import")
+    opts = parse_options(ev, form, 2, IMPORT_OPTIONS, "import")
     if isinstance(target, str):
         path, label = resolve_import(ev, target, form)
         key = os.path.realpath(path)
@@ -60,6 +63,7 @@ def _import(ev: Evaluator, form: List, env: Env):
         target_env.vars[prefix + k] = v
     return None
 
+
 def resolve_import(ev: Evaluator, name: str, form: List):
     here = form.span.file if form.span else "<input>"
     base = os.path.dirname(os.path.abspath(here)) if not here.startswith("<") else os.getcwd()
@@ -73,6 +77,7 @@ def resolve_import(ev: Evaluator, name: str, form: List):
         raise ev.error("W0501", f"cannot import `{name}`: no such file", form.span_at(1))
     label = os.path.relpath(path) if not os.path.isabs(here) else path
     return path, label
+
 
 def load_module(ev: Evaluator, key, label, loader, span) -> Env:
     if key in ev.modules:
@@ -95,3 +100,6 @@ def load_module(ev: Evaluator, key, label, loader, span) -> Env:
             d.notes.append(("while importing this module", span))
     ev.modules[key] = env
     return env
+
+
+FORMS = {"import": _import}

@@ -1,0 +1,69 @@
+"""Conditionals whose test is known only at run time (`if`, `when`, `cond`, `case`,
+`classify`): a classify node with one nested graph per branch in a workflow
+body, or an `if` expression inside pure code (SPEC §4 `classify`)."""
+
+from __future__ import annotations
+
+from ...ir.nodes import Branch
+from ...values import builtins as B
+from ..evaluator import Evaluator, Mode
+from ..values import Env, Ref, merge_refs, refs_in
+
+
+def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, form, env,
+                     *, before_node=None):
+    """`clauses` are (label, body forms); `default` the else body, or None when there is
+    none (an `if` always has one: nil). `before_node()` runs once the branches are
+    compiled, before the classify node exists (to fix its classifier's answer format)."""
+    if ev.mode is Mode.PURE:
+        return _pure_branches(ev, value, kind, clauses, default, form, env)
+    graph = ev.step_graph("if", form.span)
+    cid = graph.reserve("classify", None, form.span)
+    branches, frees, results = [], set(), []
+    for label, body in clauses:
+        segment = "then" if kind == "if" else label_segment(label)
+        sub = _branch(ev, f"{cid}/{segment}", body, env, value.quarantined)
+        branches.append(Branch(True if kind == "if" else ev.to_expr(label), sub.graph))
+        frees |= sub.free
+        results.append(sub.value)
+    otherwise = None
+    if default is not None or kind == "if":
+        sub = _branch(ev, f"{cid}/else", default or (), env, value.quarantined)
+        otherwise = sub.graph
+        frees |= sub.free
+        results.append(sub.value)
+    mode = before_node() if before_node is not None else "expr"
+    on = {"call": "boolean", "args": [value.expr]} if kind == "if" else value.expr
+    graph.add(cid, "classify", {"on": on, "mode": mode, "branches": branches,
+                                "otherwise": otherwise}, value.deps | frees, form.span)
+    return ev.ref_to(cid, quarantined=value.quarantined or any(
+        r.quarantined for res in results for r in refs_in(res)))
+
+
+def _branch(ev: Evaluator, prefix, body, env, quarantine):
+    def build():
+        ev.call_stack.append("branch")  # recursion through runtime branches is bounded
+        try:
+            return ev.eval_body(body, Env(env))
+        finally:
+            ev.call_stack.pop()
+    return ev.subgraph(prefix, build, quarantine=quarantine)
+
+
+def _pure_branches(ev: Evaluator, value, kind, clauses, default, form, env):
+    otherwise = ev.eval_body(default, Env(env)) if default else None
+    expr = ev.to_expr(otherwise, form.span)
+    parts = [value] + list(refs_in(otherwise))
+    for label, body in reversed(clauses):
+        res = ev.eval_body(body, Env(env))
+        test = {"call": "boolean", "args": [value.expr]} if kind == "if" else \
+            {"call": "=", "args": [value.expr, ev.to_expr(label)]}
+        expr = {"if": [test, ev.to_expr(res, form.span), expr]}
+        parts.extend(refs_in(res))
+    return merge_refs(expr, parts)
+
+
+def label_segment(label) -> str:
+    """A branch label as a segment of node ids."""
+    text = B.render(label) if label is not None else "nil"
+    return text.replace("/", "_") or "_"
