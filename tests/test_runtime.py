@@ -8,7 +8,7 @@ import pytest
 from wlisp.contract import EventList, StepOutcome, StepSpec
 from wlisp.errors import WlispError
 from wlisp.lang.api import compile
-from wlisp.runtime import run, run_async
+from wlisp.runtime import VirtualClock, run, run_async
 
 from .recording import Recorder
 
@@ -104,15 +104,12 @@ def test_transient_errors_are_retried_with_backoff():
         attempts.append(spec.attempt)
         return "TRANSIENT" if spec.attempt < 3 else "finally"
 
-    delays = []
-
-    async def fake_sleep(d):
-        delays.append(d)
-
+    clock = VirtualClock()  # backoff sleeps take no real time; it records them
     spec = wf('(spawn writer "x" :retries 3)')
     events = EventList()
-    res = run(spec, Recorder({"writer": flaky}), {}, sleep=fake_sleep, events=events,
+    res = run(spec, Recorder({"writer": flaky}), {}, clock=clock, events=events,
               retry_base=1.0)
+    delays = clock.sleeps
     assert res.status == "completed" and res.value["output"] == "finally"
     assert attempts == [1, 2, 3] and res.nodes["main/writer"]["attempts"] == 3
     assert len(delays) == 2 and 0.5 <= delays[0] <= 1.5 and 1.0 <= delays[1] <= 3.0

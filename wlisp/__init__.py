@@ -21,7 +21,7 @@ _EXPORTS = {
     "Event": ("wlisp.contract", "Event"),
     "EventSink": ("wlisp.contract", "EventSink"),
     "EventList": ("wlisp.contract", "EventList"),
-    "Executor": ("wlisp.executors.profiles", "Executor"),
+    "Executor": ("wlisp.contract", "Executor"),
     "make_executor": ("wlisp.executors", "make_executor"),
     "MockExecutor": ("wlisp.executors.mock", "MockExecutor"),
     "ScriptedExecutor": ("wlisp.executors.scripted", "ScriptedExecutor"),

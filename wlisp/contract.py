@@ -1,4 +1,7 @@
-"""The executor seam's data contracts (SPEC §6): StepSpec in, StepOutcome out.
+"""The executor seam (SPEC §6): StepSpec in, StepOutcome out, events on the side.
+
+The runtime and every executor depend on this module and on nothing of each
+other (as httpx's transports depend on its models, never on its client).
 
 Mirrors the a3s orchestration seed (`AgentStepSpec`, `StepOutcome`): plain
 records that serialise to JSON with optional fields omitted, and load JSON that
@@ -8,6 +11,7 @@ as its output text and answers dotted field access.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
@@ -141,6 +145,26 @@ class StepOutcome:
         return not self.success and self.finish_reason in TRANSIENT_REASONS
 
 
+def step_hash(step: StepSpec, static_part: bytes | None = None) -> str:
+    """What the executor is asked, without attempt number, timeout or source position.
+    `static_part` (from `static_hash_part`) lets a node's instances share the rest."""
+    if static_part is None:
+        static_part = static_hash_part(step)
+    h = hashlib.sha256(static_part)
+    h.update(step.prompt.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
+def static_hash_part(step: StepSpec) -> bytes:
+    key = {"agent": step.agent, "description": step.description,
+           "max_steps": step.max_steps, "output_schema": step.output_schema,
+           "model": step.model, "system": step.system, "tools": step.tools,
+           "trust": step.trust, "role": step.role, "isolation": step.isolation,
+           "context": step.context}
+    return json.dumps(key, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode() + b"\x00"
+
+
 class TransientError(Exception):
     """Raised by an executor for a failure worth retrying (rate limit, lost worker...)."""
 
@@ -166,6 +190,15 @@ class Event:
 
 class EventSink(Protocol):
     def emit(self, event: Event) -> None: ...
+
+
+class Executor(Protocol):
+    """Where steps run (SPEC §6): any object with these two members."""
+
+    concurrency_hint: int  # advisory upper bound on concurrent steps
+
+    async def execute_step(self, spec: StepSpec,
+                           events: EventSink | None = None) -> StepOutcome: ...
 
 
 class EventList:

@@ -132,6 +132,11 @@ class WlispError(Exception):
         return cls(Diagnostic(code, message, span, list(notes)))
 
 
+def usage_error(message: str, code: str = "W0701") -> WlispError:
+    """A mistake in how wlisp was called (inputs, options, run ids): exit status 2."""
+    return WlispError(Diagnostic(code, message))
+
+
 class Sources:
     """Source texts by file name, so diagnostics can quote the offending line."""
 

@@ -1,6 +1,6 @@
-"""The `wlisp` command line: a thin layer that wires click commands to the library.
+"""The `wlisp` command line: thin click commands that call the library and print.
 
-Imports of the compiler and friends happen inside the commands so that
+Imports of the compiler and runtime happen inside the commands so that
 `wlisp --help` starts fast. User mistakes print diagnostics and exit 1 (source
 errors) or 2 (usage errors); a traceback appears only with `--debug`.
 """
@@ -8,12 +8,15 @@ errors) or 2 (usage errors); a traceback appears only with `--debug`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PAUSED = 3
+EXIT_INTERRUPTED = 130
 
 
 class Context:
@@ -21,24 +24,25 @@ class Context:
         self.debug = debug
 
 
-def _report(err, sources, as_json: bool) -> None:
-    from ..errors import render_all, to_json
+def _guarded(ctx: Context, fn, as_json: bool = False):
+    """`fn(sources)`, with a WlispError turned into diagnostics and an exit status."""
+    from ..errors import Sources, WlispError
+    from .render import report
 
-    if as_json:
-        click.echo(to_json(err.diagnostics))
-    else:
-        click.echo(render_all(err.diagnostics, sources), err=True)
+    sources = Sources()
+    try:
+        return fn(sources)
+    except WlispError as err:
+        if ctx.debug:
+            raise
+        report(err, sources, as_json)
+        usage = all(d.code.startswith("W07") for d in err.diagnostics)
+        sys.exit(EXIT_USAGE if usage else EXIT_FAILED)
 
 
-def _sources():
-    from ..errors import Sources
-
-    return Sources()
-
-
-def _compile_path(path: str, workflow: str | None, sources):
+def _load_spec(path: str, workflow: str | None, sources):
     """A .wl file compiles; a .json file (or `-` with JSON) loads as a spec."""
-    from ..ir.spec import WorkflowSpec
+    from ..ir import WorkflowSpec
     from ..lang.api import compile, compile_file, read_source
 
     if path == "-":
@@ -51,19 +55,78 @@ def _compile_path(path: str, workflow: str | None, sources):
     return compile_file(path, workflow, sources)
 
 
-def _run_guarded(ctx: Context, fn, as_json: bool = False):
-    """Turn WlispError into diagnostics and an exit code, never a traceback."""
-    from ..errors import WlispError
+def _executor(name, answers, config, near, sources, search=True):
+    from ..executors import executor_label, make_executor
+    from ..executors.config import config_for
 
-    sources = _sources()
+    cfg = config_for(config, near, sources, search)
+    return make_executor(name, answers=answers, config=cfg), executor_label(name, cfg), cfg
+
+
+def _progress(title: str, quiet: bool):
+    """(event sink, live display or None): a live tree on a terminal, else plain lines."""
+    if quiet:
+        return None, None
+    from .progress import LiveProgress, PlainProgress
+
+    if sys.stderr.isatty():
+        live = LiveProgress(title)
+        return live, live
+    return PlainProgress(), None
+
+
+def _drive(obj: Context, coro_factory, live):
+    import asyncio
+
+    def execute(_sources):
+        if live is None:
+            return asyncio.run(coro_factory())
+        with live:
+            return asyncio.run(coro_factory())
+
     try:
-        return fn(sources)
-    except WlispError as err:
-        if ctx.debug:
-            raise
-        _report(err, sources, as_json)
-        usage = all(d.code.startswith("W07") for d in err.diagnostics)
-        sys.exit(EXIT_USAGE if usage else EXIT_FAILED)
+        return _guarded(obj, execute)
+    except KeyboardInterrupt:
+        click.echo("interrupted; the journal keeps what finished (`wlisp resume RUN`)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _finish(result, as_json: bool, state_dir: str | None) -> None:
+    from .render import print_result
+
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print_result(result, state_dir)
+    sys.exit({"completed": 0, "paused": EXIT_PAUSED}.get(result.status, EXIT_FAILED))
+
+
+def _read_journal(obj: Context, state_dir, read):
+    """Open the journal (it must exist), read from it, close it; errors as diagnostics."""
+    from ..runtime.journal import Journal, default_state_dir
+
+    def load(_sources):
+        journal = Journal(state_dir or default_state_dir(), create=False)
+        try:
+            return read(journal)
+        finally:
+            journal.close()
+
+    return _guarded(obj, load)
+
+
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(file_okay=False),
+    help="Journal directory (default: .wlisp beside the workflow, or WLISP_HOME).")
+executor_option = click.option(
+    "--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, scripted) for every "
+    "step; default: wlisp.toml's [agents] routing, else mock.")
+answers_option = click.option("--answers", type=click.Path(dir_okay=False),
+                              help="Answer file (TOML/JSON/YAML) for the scripted executor.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+concurrency_option = click.option("--concurrency", "-c", type=int,
+                                  help="Bound on concurrent steps.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +148,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 def compile_cmd(obj: Context, file: str, output: str | None, workflow: str | None,
                 diagnostics_json: bool) -> None:
     """Print the WorkflowSpec of FILE as JSON."""
-    spec = _run_guarded(obj, lambda s: _compile_path(file, workflow, s), diagnostics_json)
+    spec = _guarded(obj, lambda s: _load_spec(file, workflow, s), diagnostics_json)
     text = spec.to_json(indent=2)
     if output:
         with open(output, "w", encoding="utf-8") as f:
@@ -100,20 +163,11 @@ def compile_cmd(obj: Context, file: str, output: str | None, workflow: str | Non
 @click.pass_obj
 def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> None:
     """Report every error in FILES without running anything."""
-    from ..errors import WlispError, render_all, to_json
-    from ..ir.spec import WorkflowSpec
-    from ..lang.api import check, read_source
+    from ..errors import Sources, render_all, to_json
+    from ..lang.api import check_files
 
-    sources = _sources()
-    found = []
-    for path in files:
-        try:
-            if path.endswith(".json"):
-                WorkflowSpec.from_json(read_source(path))
-            else:
-                found += check(read_source(path), path, sources)
-        except WlispError as err:
-            found += err.diagnostics
+    sources = Sources()
+    found = check_files(files, sources)
     if diagnostics_json:
         click.echo(to_json(found))
     elif found:
@@ -136,19 +190,137 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
     """Draw the node graph of FILE (Mermaid or Graphviz dot)."""
     from .diagram import to_dot, to_mermaid
 
-    spec = _run_guarded(obj, lambda s: _compile_path(file, workflow, s))
+    spec = _guarded(obj, lambda s: _load_spec(file, workflow, s))
     click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
 
-from . import run_commands as cli_run  # noqa: E402  (after the helpers it uses; registers run, resume, ...)
+@main.command("run")
+@click.argument("file")
+@click.option("--input", "-i", "inputs", multiple=True, metavar="K=V|K=@FILE",
+              help="A workflow input: JSON or text, or @file for a file's contents.")
+@click.option("--workflow", "-w", help="Workflow to run (default: `main` or the only one).")
+@executor_option
+@answers_option
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="wlisp.toml to use (default: the nearest one above the workflow).")
+@concurrency_option
+@state_dir_option
+@click.option("--run-id", help="Name this run (letters, digits, . _ -).")
+@click.option("--resume", "resume_from", metavar="RUN",
+              help="Reuse the completed steps of RUN that still match (incremental re-run).")
+@click.option("--no-journal", is_flag=True, help="Run in memory, without a journal.")
+@json_option
+@quiet_option
+@click.pass_obj
+def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
+            state_dir, run_id, resume_from, no_journal, as_json, quiet) -> None:
+    """Compile FILE (or load a spec .json) and run it; print the final value."""
+    from ..runtime import run_async
+    from ..runtime.inputs import parse_input_pairs
+    from ..runtime.journal import default_state_dir
+
+    def prepare(sources):
+        spec = _load_spec(file, workflow, sources)
+        ex, label, cfg = _executor(executor, answers, config, file, sources)
+        return spec, ex, label, cfg, parse_input_pairs(inputs)
+
+    spec, ex, label, cfg, values = _guarded(obj, prepare)
+    store = None if no_journal else (state_dir or default_state_dir(file))
+    profile = {"name": executor, "config": cfg.path,
+               **({"answers": os.path.abspath(answers)} if answers else {})}
+    sink, live = _progress(f"{spec.name} ({label})", quiet)
+    result = _drive(obj, lambda: run_async(
+        spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
+        reuse_from=resume_from, executor_profile=profile), live)
+    _finish(result, as_json, store)
+
+
+@main.command("resume")
+@click.argument("run_id", metavar="RUN")
+@click.option("--answer", "answer", multiple=True, metavar="VALUE|NODE=VALUE",
+              help="Answer a human gate (JSON or text); NODE= picks one of several gates.")
+@click.option("--budget", multiple=True, metavar="steps=N,cost=USD,...",
+              help="Raise the run's budget.")
+@click.option("--executor", "-e", help="Executor (default: the one the run started with).")
+@click.option("--answers", type=click.Path(dir_okay=False),
+              help="Answer file for the scripted executor.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="wlisp.toml to use (default: the one the run started with).")
+@concurrency_option
+@state_dir_option
+@json_option
+@quiet_option
+@click.pass_obj
+def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
+               state_dir, as_json, quiet) -> None:
+    """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
+    from ..runtime import resume_async
+    from ..runtime.budget import parse_budget
+    from ..runtime.gates import gate_answers
+    from ..runtime.journal import Journal, default_state_dir
+
+    store = state_dir or default_state_dir()
+
+    def prepare(sources):
+        journal = Journal(store, create=False)
+        try:
+            run = journal.run(run_id)
+            given = gate_answers(journal, run_id, answer)
+        finally:
+            journal.close()
+        profile = run.executor
+        ex, label, _ = _executor(executor or profile.get("name"),
+                                 answers or profile.get("answers"),
+                                 config or profile.get("config"), None, sources, search=False)
+        return ex, given, parse_budget(budget), label
+
+    ex, given, raised, label = _guarded(obj, prepare)
+    sink, live = _progress(f"{run_id} ({label})", quiet)
+    result = _drive(obj, lambda: resume_async(run_id, ex, store=store, answers=given,
+                                              budget=raised or None, events=sink,
+                                              concurrency=concurrency), live)
+    _finish(result, as_json, store)
+
+
+@main.command("runs")
+@state_dir_option
+@click.option("--limit", default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
+    """List journaled runs, newest first."""
+    from .render import print_runs
+
+    rows = _read_journal(obj, state_dir, lambda journal: journal.runs(limit))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        print_runs(rows)
+
+
+@main.command("show")
+@click.argument("run_id", metavar="RUN")
+@state_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
+    """A run's nodes: status, attempts, timings, usage, errors and source location."""
+    from .render import print_show, show_json
+
+    run, nodes, logs = _read_journal(obj, state_dir, lambda journal: (
+        journal.run(run_id), journal.node_view(run_id), journal.log_dir(run_id)))
+    if as_json:
+        click.echo(show_json(run, nodes, logs))
+    else:
+        print_show(run, nodes, logs)
 
 
 @main.command("repl")
-@cli_run.executor_option
-@cli_run.answers_option
+@executor_option
+@answers_option
 @click.option("--config", type=click.Path(dir_okay=False),
               help="wlisp.toml to use (default: the nearest one above the current directory).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@quiet_option
 @click.pass_obj
 def repl_cmd(obj: Context, executor: str | None, answers: str | None, config: str | None,
              quiet: bool) -> None:
@@ -165,8 +337,6 @@ def schema_cmd() -> None:
 
     click.echo(json.dumps(json_schema(), indent=2))
 
-
-cli_run.register(main)  # run, resume, runs, show
 
 if __name__ == "__main__":  # pragma: no cover
     main()

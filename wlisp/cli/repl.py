@@ -23,7 +23,7 @@ import sys
 import traceback
 from contextlib import nullcontext
 
-from ..errors import Diagnostic, Span, WlispError, did_you_mean, render_all
+from ..errors import Diagnostic, Span, WlispError, did_you_mean, render_all, usage_error
 from ..values.datum import List, Symbol, pr_str
 from .editing import COMMANDS, command_of, submit_ready
 
@@ -75,13 +75,12 @@ class Session:
     def use_executor(self, name: str | None, answers: str | None = None) -> None:
         """`name` (a wlisp.toml profile or a built-in) for every step; None: the routing
         of wlisp.toml, or mock without one. The old executor stays if this fails."""
-        from ..executors.profiles import make_executor
+        from ..executors import executor_label, make_executor
 
         answers = answers or self.answers
         self.executor = make_executor(name, answers=answers, config=self.config)
         self.answers = answers
-        routed = self.config.path and (self.config.profiles or self.config.agents)
-        self.executor_name = name or (os.path.basename(self.config.path) if routed else "mock")
+        self.executor_name = executor_label(name, self.config)
 
     def reset(self) -> None:
         from ..lang.api import new_evaluator
@@ -221,6 +220,7 @@ class Session:
         import asyncio
 
         from ..runtime import run_async
+        from .render import problem_lines
 
         sink, shown = None, nullcontext()
         if self.live and not self.quiet:
@@ -241,13 +241,11 @@ class Session:
             self.say(show(result.value, runtime=True, top=True))
             return
         self.fail(f"run {result.status}: {result.error}")
-        for node_id, info in result.nodes.items():
-            if info["status"] == "failed":
-                print(f"  {info.get('source') or '?'}: {node_id} failed: {info.get('error')}",
-                      file=self.err)
-        for gate, prompt in result.gates.items():
-            print(f"  waiting at {gate}: {prompt}\n  (the REPL cannot answer human gates: "
-                  "use `wlisp run` and `wlisp resume --answer`)", file=self.err)
+        for line in problem_lines(result):
+            print(line, file=self.err)
+        if result.gates:
+            print("  (the REPL cannot answer human gates: use `wlisp run` and "
+                  "`wlisp resume --answer`)", file=self.err)
 
     # --- commands -----------------------------------------------------------------------
 
@@ -261,7 +259,7 @@ class Session:
                                 + "; `:help` lists them",
                                 Span(source, row, col, row, col + 1 + len(name)))
         if not COMMANDS[name][0] and arg.strip():
-            raise _usage(f"`:{name}` takes no argument")
+            raise usage_error(f"`:{name}` takes no argument")
         getattr(self, f"cmd_{name}")(arg, source, line)
 
     def cmd_help(self, _arg, _source, _line) -> None:
@@ -298,7 +296,7 @@ class Session:
 
         forms = read("\n" * (line - 1) + arg, source)
         if not forms:
-            raise _usage(f"`:{what}` needs an expression or a workflow name, e.g. "
+            raise usage_error(f"`:{what}` needs an expression or a workflow name, e.g. "
                          f"`:{what} (spawn writer \"hi\")`")
         wf = _lookup(self.env, forms[0]) if len(forms) == 1 else None
         if isinstance(wf, WorkflowDef):
@@ -317,12 +315,12 @@ class Session:
         if len(path) > 1 and path[0] == path[-1] and path[0] in "\"'":
             path = path[1:-1]
         if not path:
-            raise _usage("`:load` needs a file name, e.g. `:load examples/triage.wl`")
+            raise usage_error("`:load` needs a file name, e.g. `:load examples/triage.wl`")
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
-            raise _usage(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}",
+            raise usage_error(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}",
                          "W0505") from None
         self.sources.add(path, text)
         before = dict(self.env.vars)
@@ -336,16 +334,12 @@ class Session:
     def cmd_executor(self, arg, _source, _line) -> None:
         parts = arg.split()
         if len(parts) > 2:
-            raise _usage("`:executor` takes a name and, for `scripted`, an answer file")
+            raise usage_error("`:executor` takes a name and, for `scripted`, an answer file")
         if parts:
             self.use_executor(parts[0], parts[1] if len(parts) > 1 else None)
         extra = f" (answers: {self.answers})" if self.executor_name == "scripted" else ""
         where = f"; config: {self.config.path}" if self.config.path else ""
         self.say(f"executor: {self.executor_name}{extra}{where}")
-
-
-def _usage(message: str, code: str = "W0701") -> WlispError:
-    return WlispError(Diagnostic(code, message))
 
 
 def _head(form) -> str | None:
@@ -594,19 +588,14 @@ def main(executor: str | None = None, answers: str | None = None, config: str | 
     (`--config`, or the nearest one above the current directory), else mock.
     """
     from ..errors import Sources
-    from ..executors.config import find_config, load_config
+    from ..executors.config import config_for
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     sources = Sources()
     try:
-        path = os.path.abspath(config) if config else find_config(os.getcwd())
-        if path and os.path.isfile(path):
-            with open(path, encoding="utf-8", errors="replace") as f:
-                sources.add(path, f.read())  # so config errors can quote the line
-        elif path:
-            raise _usage(f"no config file {path}")
-        session = Session(executor, answers, config=load_config(path), sources=sources,
-                          live=tty and sys.stderr.isatty(), quiet=quiet, debug=debug)
+        session = Session(executor, answers, config=config_for(config, None, sources),
+                          sources=sources, live=tty and sys.stderr.isatty(), quiet=quiet,
+                          debug=debug)
     except WlispError as err:
         print(render_all(err.diagnostics, sources), file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ..errors import Diagnostic, Span, WlispError, did_you_mean
+from ..errors import Diagnostic, Span, WlispError, did_you_mean, usage_error
 
 CONFIG_NAME = "wlisp.toml"
 TYPES = ("mock", "scripted", "command", "openai", "ray")
@@ -53,6 +53,25 @@ def find_config(start: str | None) -> str | None:
         if parent == here:
             return None
         here = parent
+
+
+def config_for(given: str | None, near: str | None = None, sources=None,
+               search: bool = True) -> Config:
+    """The wlisp.toml to use: `given`, else (with `search`) the nearest one above
+    `near` (a workflow file; default the current directory), else none. Its text
+    goes into `sources` so that a mistake in it is shown with its line."""
+    if given:
+        path = os.path.abspath(given)
+        if not os.path.isfile(path):
+            raise usage_error(f"no config file {path}")
+    elif search:
+        path = find_config(near if near and near != "-" else os.getcwd())
+    else:
+        path = None
+    if path and sources is not None:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            sources.add(path, f.read())
+    return load_config(path)
 
 
 def load_config(path: str | None) -> Config:

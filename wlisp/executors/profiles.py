@@ -11,24 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Protocol
 
-from ..contract import EventSink, StepOutcome, StepSpec
-from ..errors import Diagnostic, WlispError, did_you_mean
+from ..contract import StepOutcome, StepSpec
+from ..errors import WlispError, did_you_mean, usage_error
 from .config import Config
-
-BUILTIN = ("mock", "scripted", "command", "openai", "ray")
-
-
-class Executor(Protocol):
-    concurrency_hint: int
-
-    async def execute_step(self, spec: StepSpec,
-                           events: EventSink | None = None) -> StepOutcome: ...
-
-
-def _usage(message: str) -> WlispError:
-    return WlispError(Diagnostic("W0701", message))
 
 
 def build_profile(config: Config, name: str, answers: str | None = None):
@@ -41,7 +27,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
             prof = {"type": "scripted"}
         else:
             known = [*config.profiles, "mock", "scripted"]
-            raise _usage(f"unknown executor `{name}`" + did_you_mean(name, known)
+            raise usage_error(f"unknown executor `{name}`" + did_you_mean(name, known)
                          + f"; available: {', '.join(known)}"
                          + ("" if config.path else " (no wlisp.toml found)"))
     kind = prof["type"]
@@ -57,7 +43,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
 
         path = answers or opts.get("answers")
         if not path:
-            raise _usage("the scripted executor needs an answer file (--answers FILE)")
+            raise usage_error("the scripted executor needs an answer file (--answers FILE)")
         if not answers:
             path = os.path.join(config.base_dir, path)
         return ScriptedExecutor.from_file(path, **extra)
@@ -75,8 +61,8 @@ def build_profile(config: Config, name: str, answers: str | None = None):
     if kind == "ray":
         from .ray_cluster import RayExecutor
 
-        return RayExecutor.from_profile(config, name, prof)
-    raise _usage(f"unknown executor type `{kind}`")  # pragma: no cover - config checks it
+        return RayExecutor.from_profile(config, name, prof, build_profile)
+    raise usage_error(f"unknown executor type `{kind}`")  # pragma: no cover - config checks it
 
 
 class Router:
@@ -126,3 +112,12 @@ def make_executor(name: str | None = None, *, answers: str | None = None,
     if config.profiles or config.agents:
         return Router(config, answers=answers)
     return build_profile(config, "mock")
+
+
+def executor_label(name: str | None, config: Config) -> str:
+    """How to name the executor a run uses: the profile given, else the config file
+    that routes agents, else `mock`."""
+    if name:
+        return name
+    routed = config.path and (config.profiles or config.agents)
+    return os.path.basename(config.path) if routed else "mock"

@@ -26,6 +26,7 @@ import itertools
 
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
+from .config import load_config
 
 
 def _ray():
@@ -42,26 +43,19 @@ def _runner_class(ray):
     class StepRunner:
         """Runs steps with the inner executor, many at once (an async actor)."""
 
-        def __init__(self, config_path, inner: str):
-            from wlisp.executors.config import load_config  # absolute: this class runs in a worker
-            from wlisp.executors.profiles import build_profile
-
-            self.inner = build_profile(load_config(config_path), inner)
+        def __init__(self, build, config_path, inner: str):
+            # `build` (the profile builder) travels by reference: this runs in a worker
+            self.inner = build(load_config(config_path), inner)
 
         async def run(self, spec_json: str) -> str:
             out = await self.inner.execute_step(StepSpec.from_json(spec_json))
             return out.to_json()
 
-        def pid(self) -> int:
-            import os
-
-            return os.getpid()
-
     return StepRunner
 
 
 class RayExecutor:
-    def __init__(self, *, config_path: str | None, inner: str, address: str | None = None,
+    def __init__(self, *, build, config_path: str | None, inner: str, address: str | None = None,
                  actors: int = 2, concurrency: int = 64, num_cpus: float = 0.25,
                  num_gpus: float = 0, resources: dict | None = None, name: str = "ray"):
         ray = self.ray = _ray()
@@ -69,7 +63,7 @@ class RayExecutor:
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)
         self.Runner = _runner_class(ray)
-        self.config_path, self.inner, self.name = config_path, inner, name
+        self.build, self.config_path, self.inner, self.name = build, config_path, inner, name
         self.actors_per_shape = max(1, actors)
         self.concurrency_hint = concurrency
         self.default_shape = {"num_cpus": num_cpus, "num_gpus": num_gpus}
@@ -78,7 +72,8 @@ class RayExecutor:
         self.turns = itertools.count()
 
     @classmethod
-    def from_profile(cls, config, name: str, prof: dict) -> RayExecutor:
+    def from_profile(cls, config, name: str, prof: dict, build) -> RayExecutor:
+        """`build(config, profile name)` makes the inner executor inside each actor."""
         inner = prof["inner"]
         if inner not in config.profiles and inner not in ("mock",):
             raise WlispError(Diagnostic("W0901", f"ray profile `{name}`: inner profile "
@@ -86,7 +81,7 @@ class RayExecutor:
         if config.profiles.get(inner, {}).get("type") == "ray":
             raise WlispError(Diagnostic("W0901", f"ray profile `{name}` cannot wrap another "
                                         "ray profile"))
-        return cls(config_path=config.path, inner=inner, address=prof.get("address"),
+        return cls(build=build, config_path=config.path, inner=inner, address=prof.get("address"),
                    actors=int(prof.get("actors", 2)), concurrency=int(prof.get("concurrency",
                                                                                64)),
                    num_cpus=float(prof.get("num_cpus", 0.25)),
@@ -111,11 +106,13 @@ class RayExecutor:
         key = self._shape(agent)[0]
         pool = self.pools.get(key)
         if pool is None:
-            opts = self._options(agent)
-            pool = self.pools[key] = [self.Runner.options(**opts).remote(self.config_path,
-                                                                         self.inner)
+            pool = self.pools[key] = [self._new_actor(agent)
                                       for _ in range(self.actors_per_shape)]
         return pool
+
+    def _new_actor(self, agent: str):
+        return self.Runner.options(**self._options(agent)).remote(self.build, self.config_path,
+                                                                  self.inner)
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
         ray = self.ray
@@ -144,9 +141,4 @@ class RayExecutor:
         """A lost actor is replaced; the runtime retries the step on the new one."""
         pool = self.pools.get(self._shape(agent)[0])
         if pool is not None:
-            pool[slot] = self.Runner.options(**self._options(agent)).remote(self.config_path,
-                                                                            self.inner)
-
-    async def actor_pids(self, agent: str) -> list[int]:
-        """Process ids of an agent's actors (for tests and `wlisp` diagnostics)."""
-        return list(await asyncio.gather(*(a.pid.remote() for a in self._pool(agent))))
+            pool[slot] = self._new_actor(agent)

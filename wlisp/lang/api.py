@@ -116,3 +116,17 @@ def check(text: str, filename: str = "<input>", sources: Sources | None = None
             seen.add(key)
             unique.append(d)
     return unique
+
+
+def check_files(paths, sources: Sources | None = None) -> list[Diagnostic]:
+    """Every diagnostic of several files; a `.json` file is checked as a WorkflowSpec."""
+    found: list[Diagnostic] = []
+    for path in paths:
+        try:
+            if path.endswith(".json"):
+                WorkflowSpec.from_json(read_source(path))
+            else:
+                found += check(read_source(path), path, sources)
+        except WlispError as err:
+            found += err.diagnostics
+    return found

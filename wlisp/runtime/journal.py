@@ -12,7 +12,6 @@ outcomes for steps whose id and StepSpec hash match.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import socket
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
@@ -66,26 +66,6 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def step_hash(step: StepSpec, static_part: bytes | None = None) -> str:
-    """What the executor is asked, without attempt number, timeout or source position.
-    `static_part` (from `static_hash_part`) lets a node's instances share the rest."""
-    if static_part is None:
-        static_part = static_hash_part(step)
-    h = hashlib.sha256(static_part)
-    h.update(step.prompt.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()[:32]
-
-
-def static_hash_part(step: StepSpec) -> bytes:
-    key = {"agent": step.agent, "description": step.description,
-           "max_steps": step.max_steps, "output_schema": step.output_schema,
-           "model": step.model, "system": step.system, "tools": step.tools,
-           "trust": step.trust, "role": step.role, "isolation": step.isolation,
-           "context": step.context}
-    return json.dumps(key, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":")).encode() + b"\x00"
-
-
 def default_state_dir(near: str | None = None) -> str:
     """WLISP_HOME, else `.wlisp` beside `near` (a workflow file), else the nearest
     `.wlisp` above the current directory, else `./.wlisp`."""
@@ -113,6 +93,37 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# JSON columns of the runs table and their value when unset
+_JSON_COLUMNS = {"inputs": {}, "executor": {}, "usage": {}, "answers": {}, "budget": {},
+                 "value": None}
+
+
+@dataclass
+class RunRow:
+    """One run as journaled (the spec stays JSON text: the caller decides how to load it)."""
+
+    id: str
+    workflow: str
+    status: str
+    spec: str
+    inputs: dict
+    executor: dict
+    digest: str | None
+    source: str | None
+    created: float
+    updated: float
+    finished: float | None
+    error: str | None
+    value: object
+    usage: dict
+    answers: dict
+    budget: dict
+    parent: str | None
+    lease_pid: int | None
+    lease_host: str | None
+    lease_time: float | None
 
 
 class Journal:
@@ -179,7 +190,8 @@ class Journal:
             raise journal_error(f"a run named `{run_id}` already exists in {self.dir}; "
                                 f"continue it with `wlisp resume {run_id}`", "W0803") from None
 
-    def run(self, run_id: str) -> dict:
+    def run(self, run_id: str) -> RunRow:
+        """A run's row, its JSON columns decoded."""
         check_run_id(run_id)
         row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
@@ -189,14 +201,17 @@ class Journal:
                                 + (f"; recent runs: {', '.join(known)}" if known else ""),
                                 "W0804")
         cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
-        return dict(zip(cols, row, strict=True))
+        data = dict(zip(cols, row, strict=True))
+        for key in _JSON_COLUMNS:
+            data[key] = json.loads(data[key]) if data[key] else _JSON_COLUMNS[key]
+        return RunRow(**data)
 
     def take_lease(self, run_id: str) -> None:
         """Claim a run for this process; refuse if a live process holds it."""
         run = self.run(run_id)
-        pid, host, beat = run["lease_pid"], run["lease_host"], run["lease_time"] or 0
+        pid, host, beat = run.lease_pid, run.lease_host, run.lease_time or 0
         mine = pid == os.getpid() and host == socket.gethostname()
-        if pid and not mine and run["status"] == "running":
+        if pid and not mine and run.status == "running":
             fresh = time.time() - beat < LEASE_STALE_AFTER
             alive = host == socket.gethostname() and _pid_alive(pid)
             if fresh and (alive or host != socket.gethostname()):

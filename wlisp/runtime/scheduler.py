@@ -11,26 +11,37 @@ nodes are named by swapping the owner's static id prefix for the instance's
 from __future__ import annotations
 
 import asyncio
-import time
 
 from ..ir.expr import expr_refs
 from ..ir.nodes import Graph, Node, node_refs
 from ..ir.spec import WorkflowSpec
 from ..values import builtins as B
+from .cancel import BudgetExhausted
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
-from .state import BudgetExhausted, NodeRecord, RunState
-from .steps import run_spawn
+from .state import NodeRecord, RunState
+from .steps import StepRunner
+from .tournament import run_tournament
 
 FINAL = ("completed", "failed", "skipped", "pruned", "cancelled", "paused")
 
 
 class NodePlan:
-    __slots__ = ("node", "deps", "exprs")
+    """A node prepared once per run: its local dependencies, its compiled expressions
+    (by field name) and, for a spawn, its step template."""
+
+    __slots__ = ("node", "deps", "exprs", "template")
 
     def __init__(self, node: Node, deps: list[int]):
         self.node = node
         self.deps = deps
         self.exprs: dict = {}
+        self.template = None
+
+    def expr(self, name: str):
+        f = self.exprs.get(name)
+        if f is None:
+            f = self.exprs[name] = compile_expr(getattr(self.node, name))
+        return f
 
 
 class GraphPlan:
@@ -67,20 +78,18 @@ class Scheduler:
     def __init__(self, spec: WorkflowSpec, state: RunState):
         self.spec = spec
         self.state = state
+        self.steps = StepRunner(state)
         self.plans: dict[int, GraphPlan] = {}
-        self.agent_templates: dict[str, dict] = {}
+        self.control = {"value": self._value, "fail": self._fail, "human": self._human,
+                        "loop": self._loop, "classify": self._classify, "map": self._map,
+                        "pipeline": self._pipeline, "try": self._try,
+                        "tournament": self._tournament}
 
     def plan(self, graph: Graph) -> GraphPlan:
         p = self.plans.get(id(graph))
         if p is None:
             p = self.plans[id(graph)] = GraphPlan(graph)
         return p
-
-    def expr(self, np: NodePlan, name: str):
-        f = np.exprs.get(name)
-        if f is None:
-            f = np.exprs[name] = compile_expr(getattr(np.node, name))
-        return f
 
     # --- graphs -------------------------------------------------------------------
 
@@ -158,12 +167,16 @@ class Scheduler:
         st.start(rec)
         try:
             if node.kind == "spawn":  # the hot path: no dispatch, no extra coroutine
-                outcome = await run_spawn(self, np, scope, inst, rec)
+                template = np.template
+                if template is None:
+                    template = np.template = self.steps.template(node)
+                prompt = np.expr("prompt")(scope)
+                outcome = await self.steps.run(template, prompt if isinstance(prompt, str)
+                                               else B.render(prompt), inst, rec)
                 status, value, error = ("completed", outcome, None) if outcome.success else \
                     ("failed", outcome, outcome.error or outcome.output)
             else:
-                status, value, error = await getattr(self, "_" + node.kind)(np, scope, inst,
-                                                                            rec)
+                status, value, error = await self.control[node.kind](np, scope, inst, rec)
         except ExprError as exc:
             status, value, error = "failed", None, f"{_where(node)}{exc}"
         except BudgetExhausted:
@@ -180,24 +193,24 @@ class Scheduler:
     async def _value(self, np, scope, inst, rec):
         if np.node.expr is None:
             return "completed", None, None
-        return "completed", self.expr(np, "expr")(scope), None
+        return "completed", np.expr("expr")(scope), None
 
     async def _fail(self, np, scope, inst, rec):
-        message = B.render(self.expr(np, "message")(scope))
+        message = B.render(np.expr("message")(scope))
         return "failed", None, message or "failed"
 
     async def _human(self, np, scope, inst, rec):
         answers = self.state.answers
         if inst in answers:
             return "completed", answers[inst], None
-        prompt = B.render(self.expr(np, "prompt")(scope))
+        prompt = B.render(np.expr("prompt")(scope))
         self.state.gates[inst] = prompt
         return "paused", None, f"waiting for a human answer: {prompt}"
 
     async def _loop(self, np, scope, inst, rec):
         node = np.node
-        value = self.expr(np, "init")(scope)
-        until = self.expr(np, "until")(scope) if node.until else None
+        value = np.expr("init")(scope)
+        until = np.expr("until")(scope) if node.until else None
         key = var_key(node.id, node.var)
         stopped, k = "max", 0
         for k in range(1, node.max + 1):
@@ -220,7 +233,7 @@ class Scheduler:
 
     async def _classify(self, np, scope, inst, rec):
         node = np.node
-        value = self.expr(np, "on")(scope)
+        value = np.expr("on")(scope)
         label = classifier_label(value) if node.mode == "agent" else value
         chosen = None
         for b in node.branches:
@@ -268,7 +281,7 @@ class Scheduler:
     def items(self, np, scope, what: str):
         """A runtime collection as a list, or the message of why it is not one."""
         try:
-            return list(B.as_seq(self.expr(np, "items")(scope))), None
+            return list(B.as_seq(np.expr("items")(scope))), None
         except B.BuiltinError as exc:
             return None, f"{_where(np.node)}{what}: {exc}"
 
@@ -317,8 +330,6 @@ class Scheduler:
         return "completed", caught.value, None
 
     async def _tournament(self, np, scope, inst, rec):
-        from .tournament import run_tournament
-
         return await run_tournament(self, np, scope, inst, rec)
 
 
@@ -374,7 +385,6 @@ async def execute(spec: WorkflowSpec, state: RunState):
     """Run the root graph; returns the GraphResult (the state holds the records)."""
     sched = Scheduler(spec, state)
     scope = Scope(None, {input_key(k): v for k, v in state.inputs.items()})
-    state.started_at = time.monotonic()
     return await sched.run_graph(spec.graph, scope, "", "")
 
 

@@ -1,17 +1,39 @@
-"""Per-run state: node records, budgets, bounds, and the event stream."""
+"""What one run shares across its nodes: how it was asked to run (`RunOptions`), the
+record of every node instance, the bounds, the budget, the journal and events."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+from dataclasses import dataclass, field
 
-from ..contract import Event
+from ..contract import Event, EventSink
+from ..values.builtins import to_json
+from .budget import Budget
+from .cancel import SYSTEM_CLOCK, BudgetExhausted, CancelScope
+
+DEFAULT_RETRIES = 2
 
 
-class BudgetExhausted(Exception):
-    def __init__(self, what: str):
-        super().__init__(what)
-        self.what = what
+@dataclass
+class RunOptions:
+    """How to run a spec; given once, read by every layer of the runtime.
+
+    `store` is a state directory (journaled run) or None (in memory); `reuse_from`
+    names an earlier run whose completed steps are reused where their id and
+    StepSpec hash still match (incremental re-run)."""
+
+    events: EventSink | None = None
+    concurrency: int | None = None
+    run_id: str | None = None
+    answers: dict = field(default_factory=dict)
+    retry_base: float = 0.5          # seconds before the first retry of a transient failure
+    clock: object = SYSTEM_CLOCK     # `runtime/cancel.py`: SystemClock or VirtualClock
+    store: str | None = None
+    reuse_from: str | None = None
+    executor_profile: dict | None = None
+
+    def __post_init__(self):
+        self.answers = dict(self.answers or {})
 
 
 class NodeRecord:
@@ -36,8 +58,6 @@ class NodeRecord:
         self.data: dict = {}
 
     def to_dict(self) -> dict:
-        from ..values.builtins import to_json
-
         out = {"status": self.status, "kind": self.kind}
         if self.agent:
             out["agent"] = self.agent
@@ -57,64 +77,39 @@ class NodeRecord:
         return out
 
 
-class Budget:
-    def __init__(self, limits: dict | None):
-        limits = limits or {}
-        self.steps = limits.get("steps")
-        self.tokens = limits.get("tokens")
-        self.cost = limits.get("cost")
-        self.wall = limits.get("wall")
-        self.used_steps = 0
-        self.used_tokens = 0
-        self.used_cost = 0.0
-
-    def take_step(self) -> None:
-        if self.steps is not None and self.used_steps >= self.steps:
-            raise BudgetExhausted(f"step budget of {self.steps} used up")
-        self.used_steps += 1
-
-    def add_usage(self, usage: dict | None) -> None:
-        if not usage:
-            return
-        self.used_tokens += int(usage.get("input_tokens") or 0) + \
-            int(usage.get("output_tokens") or 0)
-        self.used_cost += float(usage.get("cost") or 0.0)
-        if self.tokens is not None and self.used_tokens > self.tokens:
-            raise BudgetExhausted(f"token budget of {self.tokens} exceeded "
-                                  f"({self.used_tokens} used)")
-        if self.cost is not None and self.used_cost > self.cost:
-            raise BudgetExhausted(f"cost budget of {self.cost} exceeded "
-                                  f"({self.used_cost:.4f} used)")
-
-
 class RunState:
-    """Everything one run shares across its nodes."""
+    """Everything one run shares across its nodes, built complete before it starts."""
 
-    def __init__(self, spec, executor, inputs, *, bound: int, sink=None, answers=None,
-                 retry_base: float = 0.5, sleep=asyncio.sleep, default_retries: int = 2):
+    def __init__(self, spec, executor, inputs: dict, options: RunOptions, *, run_id: str,
+                 bound: int, journal=None, cached: dict | None = None,
+                 used: tuple[int, int, float] = (0, 0, 0.0)):
         self.spec = spec
         self.executor = executor
         self.inputs = inputs
-        self.sink = sink
-        self.answers = answers or {}
+        self.options = options
+        self.run_id = run_id
+        self.sink = options.events
+        self.answers = options.answers
+        self.clock = options.clock
+        self.journal = journal
+        self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}
-        self.budget = Budget(spec.budget)
+        self.budget = Budget(spec.budget, used)
         self.bound = bound
         self.sem = asyncio.Semaphore(bound)
         self.exclusive = {name: asyncio.Lock() for name, a in spec.agents.items()
                           if a.get("exclusive")}
-        self.retry_base = retry_base
-        self.sleep = sleep
-        self.default_retries = default_retries
-        self.started_at = time.monotonic()
-        self.run_id = ""
-        self.journal = None
-        self.cached: dict = {}   # node instance id -> (spec hash, outcome JSON) to reuse
         self.reused = 0
+        self.started_at = self.clock.now()
+        wall = (spec.budget or {}).get("wall")
+        self.scope = CancelScope(  # the run's scope: its deadline is the wall-clock budget
+            None if wall is None else self.started_at + wall,
+            None if wall is None else BudgetExhausted(f"wall-clock budget of {wall}s used up"),
+            self.clock)
 
     def now(self) -> float:
-        return time.monotonic() - self.started_at
+        return self.clock.now() - self.started_at
 
     def record(self, inst: str, node) -> NodeRecord:
         rec = NodeRecord(inst, node)
@@ -123,7 +118,7 @@ class RunState:
 
     def start(self, rec: NodeRecord) -> None:
         rec.status = "running"
-        rec.started = time.monotonic()
+        rec.started = self.clock.now()
         if self.sink is not None:
             self.emit("started", rec)
 
@@ -131,7 +126,7 @@ class RunState:
         rec.status = status
         rec.value = value
         rec.error = error
-        rec.finished = time.monotonic()
+        rec.finished = self.clock.now()
         if self.sink is not None:
             self.emit({"completed": "finished"}.get(status, status), rec, message=error)
 
@@ -154,3 +149,4 @@ class RunState:
         for rec in self.records.values():
             if rec.status in ("pending", "running"):
                 self.finish(rec, "cancelled", error=why)
+

@@ -26,7 +26,7 @@ def judge_winner(value) -> str | None:
 
 async def run_tournament(sched, np, scope, inst, rec):
     node = np.node
-    entrants = sched.expr(np, "entrants")(scope)
+    entrants = np.expr("entrants")(scope)
     try:
         entrants = list(B.as_seq(entrants))
     except B.BuiltinError as exc:

@@ -1,0 +1,52 @@
+"""A run's inputs: checked against the workflow's parameters, and read from the
+command line's `k=v` / `k=@file` pairs."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import usage_error
+
+
+def check_inputs(spec, inputs: dict | None) -> dict:
+    """The inputs a run of `spec` gets; a missing or unknown one is a usage error."""
+    inputs = dict(inputs or {})
+    missing = [p for p in spec.params if p not in inputs]
+    if missing:
+        raise usage_error(f"workflow `{spec.name}` needs input"
+                          f"{'s' if len(missing) > 1 else ''} "
+                          + ", ".join(f"`{m}`" for m in missing)
+                          + " (pass --input " + " --input ".join(f"{m}=..." for m in missing)
+                          + ")")
+    extra = [k for k in inputs if k not in spec.params]
+    if extra:
+        raise usage_error(f"workflow `{spec.name}` has no input "
+                          + ", ".join(f"`{k}`" for k in extra)
+                          + f"; its inputs are: {', '.join(spec.params) or '(none)'}")
+    return inputs
+
+
+def parse_input_pairs(pairs) -> dict:
+    """`k=v` (JSON if it parses, else the text), `k=@file` (the file's text)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise usage_error(f"--input takes key=value or key=@file, got `{pair}`")
+        if value.startswith("@"):
+            try:
+                with open(value[1:], encoding="utf-8") as f:
+                    out[key] = f.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise usage_error(f"--input {key}: cannot read {value[1:]}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+            continue
+        out[key] = json_or_text(value)
+    return out
+
+
+def json_or_text(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
