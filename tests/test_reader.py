@@ -5,7 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wlisp.errors import WlispError
-from wlisp.lang.reader import read, scan_brackets
+from wlisp.lang.reader import grammar_text, read
+from wlisp.lang.syntax import ATOM_PATTERN
+from wlisp.lang.syntax import bracket_problem as scan_brackets
 from wlisp.values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 
 
@@ -136,3 +138,10 @@ def test_bracket_soup_never_crashes_the_reader(text):
     except WlispError as err:
         d = err.diagnostics[0]
         assert d.span is not None and d.span.line >= 1 and d.span.col >= 1
+
+
+def test_the_grammar_and_the_scanners_share_the_atom_pattern():
+    """One vocabulary: the grammar's ATOM terminal is the pattern the scanner, the REPL
+    and the highlighter use."""
+    line = next(ln for ln in grammar_text().splitlines() if ln.startswith("ATOM:"))
+    assert line.split(":", 1)[1].strip() == f"/{ATOM_PATTERN}/".replace('\\"', '"')

@@ -1,8 +1,8 @@
 """Editing support for the REPL that needs no terminal: completeness, indentation, completion.
 
-Everything here works on plain text with its own small scanner (not the
-parser), because it runs on every key press over *unfinished* input: a
-half-typed form is the normal case, not an error. The scanner knows strings,
+Everything here works on plain text with the scanner of `lang/syntax.py`
+(not the parser), because it runs on every key press over *unfinished* input:
+a half-typed form is the normal case, not an error. The scanner knows strings,
 triple-quoted strings, comments and quote prefixes, so a `(` inside
 `"a (quote"` or `; (comment` never keeps the REPL waiting for a `)`.
 
@@ -13,15 +13,12 @@ it, so it is cheap to test and reusable by other front ends.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from ..ir.vocabulary import CONTEXT, ISOLATION, ROLES, TOURNAMENT_FORMATS, TRUST
+from ..lang.syntax import ATOM_PATTERN, scan
 from ..lang.types import TYPE_NAMES
 
-OPENERS = {"(": ")", "[": "]", "{": "}"}
-CLOSERS = {v: k for k, v in OPENERS.items()}
-_DELIMS = set(' \t\r\n,;()[]{}"\'`~')
-_TOKEN_END = re.compile(r'[^\s,;()\[\]{}"\'`~]*\Z')
+_TOKEN_END = re.compile(f"(?:{ATOM_PATTERN})?\\Z")
 _COMMAND = re.compile(r"\s*(:(\S*))")
 
 # REPL commands: name -> (argument, what it does). `repl.py` dispatches on these.
@@ -44,108 +41,6 @@ BODY_FORMS = {"fn", "let", "loop", "do", "seq", "when", "try", "classify", "case
 # Values of options that take one of a few keywords.
 OPTION_VALUES = {"role": tuple(ROLES), "isolation": ISOLATION, "context": CONTEXT,
                  "trust": TRUST, "format": TOURNAMENT_FORMATS}
-
-
-# --- the scanner -------------------------------------------------------------------
-
-
-@dataclass
-class Frame:
-    """One open bracket, with what indentation and completion need to know about it."""
-
-    opener: str
-    line: int                      # 0-based line of the opener
-    col: int                       # 0-based column of the opener
-    items: int = 0                 # forms started inside so far
-    head: str | None = None        # the first item, when it is an atom
-    arg_col: int | None = None     # column of the second item, when on the opener's line
-    prev: str | None = None        # the last complete atom (to know which option a value is for)
-
-
-@dataclass
-class Scan:
-    frames: list[Frame] = field(default_factory=list)
-    in_string: bool = False        # the text ends inside a string
-    in_comment: bool = False       # the text ends inside a `;` comment
-    dangling_prefix: bool = False  # the text ends with a quote prefix waiting for its form
-    stray: bool = False            # a closer with no (or the wrong) opener: complete, but wrong
-
-
-def scan(text: str) -> Scan:
-    """Scan `text` and report the open brackets and strings at its end."""
-    out = Scan()
-    frames = out.frames
-    i, n, line, line_start = 0, len(text), 0, 0
-    prefixed = False
-
-    def start_item(col: int) -> Frame | None:
-        nonlocal prefixed
-        frame = frames[-1] if frames else None
-        if prefixed:
-            prefixed = False
-            return frame
-        if frame is not None:
-            frame.items += 1
-            if frame.items == 2 and line == frame.line:
-                frame.arg_col = col
-        return frame
-
-    while i < n:
-        ch = text[i]
-        col = i - line_start
-        if ch == "\n":
-            line, line_start = line + 1, i + 1
-            i += 1
-        elif ch in " \t\r,":
-            i += 1
-        elif ch == ";":
-            while i < n and text[i] != "\n":
-                i += 1
-            out.in_comment = i >= n
-        elif ch == '"':
-            frame = start_item(col)
-            if frame is not None:
-                frame.prev = None
-            quote = '"""' if text.startswith('"""', i) else '"'
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] == "\n":
-                    line, line_start = line + 1, i + 1
-                i += 1
-            if i >= n:
-                out.in_string = True
-                return out
-            i += len(quote)
-        elif ch in "'`~":
-            start_item(col)
-            prefixed = True
-            i += 2 if text.startswith("~@", i) else 1
-        elif ch in OPENERS:
-            frame = start_item(col)
-            if frame is not None:
-                frame.prev = None
-            frames.append(Frame(ch, line, col))
-            i += 1
-        elif ch in CLOSERS:
-            if not frames or frames[-1].opener != CLOSERS[ch]:
-                out.stray = True
-                return out
-            frames.pop()
-            prefixed = False
-            i += 1
-        else:
-            start = i
-            while i < n and text[i] not in _DELIMS:
-                i += 1
-            frame = start_item(col)
-            if frame is not None:
-                if frame.items == 1:
-                    frame.head = text[start:i]
-                frame.prev = text[start:i]
-    out.dangling_prefix = prefixed
-    return out
 
 
 def is_complete(text: str) -> bool:

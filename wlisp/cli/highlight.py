@@ -12,6 +12,8 @@ after a definition form (`defn`, `defagent`, ...) is marked as defined.
 
 from __future__ import annotations
 
+import re
+
 from pygments.lexer import RegexLexer, bygroups, default
 from pygments.token import (
     Comment,
@@ -28,6 +30,7 @@ from pygments.token import (
 from ..errors import Span, WlispError
 from ..lang.language import LANGUAGE
 from ..lang.reader import atom
+from ..lang.syntax import ATOM_PATTERN, QUOTE_PREFIXES
 from ..lang.types import TYPE_NAMES
 from ..values import datum as data
 from ..values.builtins import BUILTINS
@@ -53,15 +56,15 @@ class WlispLexer(RegexLexer):
             (r"[\s,]+", Whitespace),
             (r'"""', String, "tstring"),
             (r'"', String, "string"),
-            (r"~@|['`~]", Operator),
+            ("|".join(re.escape(p) for p in QUOTE_PREFIXES), Operator),
             (r"(\()(\s*)", bygroups(Punctuation, Whitespace), "head"),
             (r"[)\[\]{}]", Punctuation),
-            (r'[^\s,;()\[\]{}"\'`~]+', Name),  # classified in get_tokens_unprocessed
+            (ATOM_PATTERN, Name),  # classified in get_tokens_unprocessed
         ],
         # Right after `(`: the head of a list, where special forms are keywords.
         # `Name.Head` only marks the token for get_tokens_unprocessed; it is never yielded.
         "head": [
-            (r'[^\s,;()\[\]{}"\'`~]+', Name.Head, "#pop"),
+            (ATOM_PATTERN, Name.Head, "#pop"),
             default("#pop"),
         ],
         "string": [

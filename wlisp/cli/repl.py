@@ -260,7 +260,10 @@ class Session:
                                 Span(source, row, col, row, col + 1 + len(name)))
         if not COMMANDS[name][0] and arg.strip():
             raise usage_error(f"`:{name}` takes no argument")
-        getattr(self, f"cmd_{name}")(arg, source, line)
+        handlers = {"help": self.cmd_help, "quit": self.cmd_quit, "reset": self.cmd_reset,
+                    "spec": self.cmd_spec, "graph": self.cmd_graph, "load": self.cmd_load,
+                    "executor": self.cmd_executor}
+        handlers[name](arg, source, line)
 
     def cmd_help(self, _arg, _source, _line) -> None:
         self.say(help_text())
@@ -309,6 +312,7 @@ class Session:
         return spec
 
     def cmd_load(self, arg, _source, _line) -> None:
+        from ..lang.api import read_source
         from ..lang.reader import read
 
         path = arg.strip()
@@ -316,12 +320,7 @@ class Session:
             path = path[1:-1]
         if not path:
             raise usage_error("`:load` needs a file name, e.g. `:load examples/triage.wl`")
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise usage_error(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}",
-                         "W0505") from None
+        text = read_source(path)
         self.sources.add(path, text)
         before = dict(self.env.vars)
         errors = self.errors

@@ -87,7 +87,7 @@ def read_source(path: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise WlispError(Diagnostic("W0505", f"cannot read {path}: "
+        raise WlispError(Diagnostic("W0505", f"cannot read `{path}`: "
                                     f"{getattr(exc, 'strerror', None) or exc}")) from None
 
 

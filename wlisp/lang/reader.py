@@ -13,6 +13,7 @@ from importlib import resources
 
 from ..errors import Span, WlispError
 from ..values.datum import Keyword, List, Map, Symbol, Vector
+from .syntax import bracket_problem
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")
@@ -21,8 +22,6 @@ _ESCAPE = re.compile(r'\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|.)', re.S)
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "\\": "\\"}
 _QUOTES = {"quote": "quote", "quasiquote": "quasiquote", "unquote": "unquote",
            "splice": "unquote-splicing"}
-OPENERS = {"(": ")", "[": "]", "{": "}"}
-CLOSERS = {v: k for k, v in OPENERS.items()}
 
 
 def grammar_text() -> str:
@@ -199,7 +198,7 @@ def _syntax_error(text: str, filename: str, exc) -> WlispError:
     """Explain a Lark error in terms of brackets and tokens, pointing where it helps."""
     from lark.exceptions import UnexpectedCharacters
 
-    problem = scan_brackets(text)
+    problem = bracket_problem(text)
     if problem is not None:
         code, message, (line, col), note = problem
         notes = [(note[0], Span(filename, note[1][0], note[1][1], note[1][0], note[1][1] + 1))] \
@@ -235,65 +234,3 @@ def _dangling_prefix(text: str, line: int, col: int) -> tuple[int, int]:
         if row_no >= 1:
             i = len(lines[row_no - 1]) - 1
     return line, col
-
-
-def scan_brackets(text: str):
-    """Find the first bracket or string problem without a parser.
-
-    Returns (code, message, (line, col), note) or None when brackets balance and
-    strings are closed. Also used by the REPL to decide whether input is complete.
-    """
-    stack: list[tuple[str, int, int]] = []
-    i, line, col, n = 0, 1, 1, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == ";":
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        if ch == '"':
-            start = (line, col)
-            triple = text.startswith('"""', i)
-            i += 3 if triple else 1
-            col += 3 if triple else 1
-            closed = False
-            while i < n:
-                c = text[i]
-                if c == "\\":
-                    i += 2
-                    col += 2
-                    continue
-                if c == "\n":
-                    line, col = line + 1, 1
-                    i += 1
-                    continue
-                if c == '"' and (not triple or text.startswith('"""', i)):
-                    i += 3 if triple else 1
-                    col += 3 if triple else 1
-                    closed = True
-                    break
-                i += 1
-                col += 1
-            if not closed:
-                return ("W0106", "unterminated string", start, None)
-            continue
-        if ch in OPENERS:
-            stack.append((ch, line, col))
-        elif ch in CLOSERS:
-            if not stack:
-                return ("W0103", f"unexpected `{ch}` with no matching `{CLOSERS[ch]}`",
-                        (line, col), None)
-            opener, oline, ocol = stack.pop()
-            if OPENERS[opener] != ch:
-                return ("W0103", f"`{ch}` does not close `{opener}`", (line, col),
-                        (f"`{opener}` opened here", (oline, ocol)))
-        if ch == "\n":
-            line, col = line + 1, 1
-        else:
-            col += 1
-        i += 1
-    if stack:
-        opener, oline, ocol = stack[-1]
-        return ("W0102", f"unclosed `{opener}`: expected `{OPENERS[opener]}` before the end of "
-                "the input", (oline, ocol), None)
-    return None
