@@ -13,7 +13,8 @@ import time
 import pytest
 
 from wlisp.cli.editing import command_of, completions, indent_for, is_complete, submit_ready
-from wlisp.cli.repl import Session, history_path, show, stream
+from wlisp.cli.render import show
+from wlisp.cli.repl import Session, history_path, stream
 
 from .conftest import ROOT, wlisp_bin
 

@@ -18,20 +18,18 @@ Ctrl-C cancels the run, not the session.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
 from contextlib import nullcontext
 
 from ..errors import Diagnostic, Span, WlispError, did_you_mean, render_all, usage_error
-from ..values.datum import List, Symbol, pr_str
+from ..values.datum import List, Symbol
 from .editing import COMMANDS, command_of, submit_ready
+from .render import show
 
 # Forms evaluated as definitions (their value is printed, nothing runs).
 DEFINITIONS = frozenset({"def", "defn", "defmacro", "defagent", "deftool", "defschema",
                          "defworkflow", "import"})
-WIDTH = 100          # values longer than this print one item per line
-PREVIEW = 60         # characters of an outcome's output shown in its summary
 # Highlighting in the terminal's own ANSI palette, so it reads on light and dark themes.
 STYLE = {
     "pygments.comment": "italic ansibrightblack",
@@ -49,7 +47,6 @@ STYLE = {
     "pygments.operator": "ansimagenta",
     "pygments.error": "ansired underline",
 }
-_KEYWORD_NAME = re.compile(r"[^\s\d:.,;()\[\]{}\"'`~@][^\s:,;()\[\]{}\"'`~@]*\Z")
 
 
 class Session:
@@ -368,87 +365,6 @@ def help_text() -> str:
 
 
 # --- printing values -------------------------------------------------------------------
-
-
-def show(value, runtime: bool = False, top: bool = False, width: int = WIDTH) -> str:
-    """Print a value readably, in wlisp syntax.
-
-    Run results are JSON (`runtime`): map keys that can be keywords print as
-    keywords, and step outcomes print as `#<outcome AGENT ok|failed PREVIEW>`.
-    A value too long for one line prints one item per line. A top-level
-    outcome whose output did not fit in its preview is followed by the whole
-    output, indented, because that text is usually what the user asked for.
-    """
-    text = _pretty(value, runtime, 0, width)
-    if top and runtime and _is_outcome(value):
-        output = str(value.get("output") or "").strip()
-        if value.get("structured") is None and _preview(output) != output:
-            text += "\n" + "\n".join("  " + ln for ln in output.splitlines())
-    return text
-
-
-def _is_outcome(x) -> bool:
-    return isinstance(x, dict) and "task_id" in x and "output" in x and "success" in x
-
-
-def _preview(text: str) -> str:
-    """The text itself when it is one short line, else its first line cut, with `…`."""
-    whole = text.strip()
-    first = whole.split("\n", 1)[0]
-    return first if first == whole and len(first) <= PREVIEW else first[:PREVIEW] + "…"
-
-
-def _outcome(x: dict) -> str:
-    state = "ok" if x.get("success") else "failed"
-    if x.get("structured") is not None:
-        body = _flat(x["structured"], True)
-        body = body if len(body) <= PREVIEW else body[:PREVIEW] + "…"
-    else:
-        body = pr_str(_preview(str(x.get("error") or x.get("output") or "")))
-    return f"#<outcome {x.get('agent') or '?'} {state} {body}>"
-
-
-def _key(k, runtime: bool) -> str:
-    if runtime and isinstance(k, str) and _KEYWORD_NAME.match(k):
-        return ":" + k
-    return pr_str(k)
-
-
-def _flat(x, runtime: bool) -> str:
-    if runtime and _is_outcome(x):
-        return _outcome(x)
-    if isinstance(x, dict):
-        return "{" + " ".join(f"{_key(k, runtime)} {_flat(v, runtime)}"
-                              for k, v in x.items()) + "}"
-    if isinstance(x, (list, tuple)) and not isinstance(x, str):
-        inner = " ".join(_flat(v, runtime) for v in x)
-        return f"({inner})" if isinstance(x, List) else f"[{inner}]"
-    return pr_str(x)
-
-
-def _pretty(x, runtime: bool, indent: int, width: int) -> str:
-    flat = _flat(x, runtime)
-    if indent + len(flat) <= width or not x or not isinstance(x, (dict, list, tuple)) \
-            or isinstance(x, str) or (runtime and _is_outcome(x)):
-        return flat
-    pad = "\n" + " " * (indent + 1)
-    if isinstance(x, dict):
-        parts = []
-        for k, v in x.items():
-            key = _key(k, runtime)
-            parts.append(f"{key} {_pretty(v, runtime, indent + len(key) + 2, width)}")
-        return "{" + pad.join(parts) + "}"
-    if any(isinstance(v, (dict, list, tuple)) and not isinstance(v, str) for v in x):
-        inner = pad.join(_pretty(v, runtime, indent + 1, width) for v in x)
-    else:  # scalars fill lines instead of taking one each
-        rows, row = [], ""
-        for item in (_flat(v, runtime) for v in x):
-            if row and indent + 1 + len(row) + 1 + len(item) > width:
-                rows.append(row)
-                row = ""
-            row = f"{row} {item}" if row else item
-        inner = pad.join(rows + [row])
-    return f"({inner})" if isinstance(x, List) else f"[{inner}]"
 
 
 # --- front ends ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
 from ..values import builtins as B
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
+from .macros import respan
 from .reader import read
 from .types import fields_of
 from .values import (
@@ -399,7 +400,7 @@ class Evaluator:
             expansion = self.eval_body(m.body, menv)
         finally:
             self.call_stack.pop()
-        expansion = respan(expansion, form.span, _reachable(form[1:]))
+        expansion = respan(expansion, form.span, form[1:])
         self.macro_stack.append((m, form.span))
         try:
             return self.eval(expansion, env)
@@ -569,36 +570,3 @@ def _split_rest(params: list):
         return params, None
     i = params.index(amp)
     return params[:i], params[i + 1] if i + 1 < len(params) else None
-
-
-def _reachable(forms) -> set[int]:
-    seen: set[int] = set()
-    stack = list(forms)
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x, (List, Vector)):
-            stack.extend(x)
-        elif isinstance(x, Map):
-            stack.extend(x.keys())
-            stack.extend(x.values())
-    return seen
-
-
-def respan(x, span, keep: set[int]):
-    """Give forms created by a macro the call site's span; the caller's own forms
-    (spliced in as arguments) keep theirs."""
-    if id(x) in keep:
-        return x
-    if isinstance(x, Symbol):
-        return Symbol(x.name, span)
-    if isinstance(x, Keyword):
-        return Keyword(x, span)
-    if isinstance(x, (List, Vector)):
-        return type(x)([respan(i, span, keep) for i in x], span)
-    if isinstance(x, Map):
-        return Map(((respan(k, span, keep), respan(v, span, keep)) for k, v in x.items()),
-                   span=span)
-    return x

@@ -14,7 +14,6 @@ from ..values.datum import Keyword, List, Map, Symbol, Vector
 from .values import Agent, Env, Macro
 
 TYPE_OPTIONS = {"returns", "params"}
-LITERAL_LABELS = {"case", "classify"}
 
 
 def lint_module(forms, env: Env, special_forms) -> list[Diagnostic]:
@@ -54,63 +53,64 @@ class _Walker:
         if isinstance(x, Symbol):
             if not self.known(x.name, bound):
                 self.unknown(x, bound)
-            return
-        if isinstance(x, Vector):
+        elif isinstance(x, Vector):
             self.body(x, bound)
-            return
-        if isinstance(x, Map):
+        elif isinstance(x, Map):
             self.body(list(x.keys()) + list(x.values()), bound)
-            return
-        if not isinstance(x, List) or not x:
-            return
-        head = x[0]
-        name = head.name if isinstance(head, Symbol) else None
-        if name in ("quote", "defmacro"):
-            return
-        if name == "quasiquote":
-            self.unquoted(x[1] if len(x) > 1 else None, bound)
-            return
-        if name is not None and not self.known(name, bound):
-            self.unknown(head, bound)
-            return
-        value = self.env.find(name).get(name) if name and name not in bound and \
-            self.env.find(name) is not None else None
-        if isinstance(value, Macro):
-            return
-        if name in ("fn", "defn"):
-            i = 1 if name == "fn" else (3 if len(x) > 3 and isinstance(x[2], str) else 2)
-            if i < len(x) and isinstance(x[i], Vector):
-                self.body(x[i + 1:], bound | _names(x[i]))
-            return
-        if name == "let" and len(x) > 1 and isinstance(x[1], Vector):
-            inner = set(bound)
-            pairs = list(x[1])
-            for k in range(0, len(pairs) - 1, 2):
-                self.walk(pairs[k + 1], inner)
-                inner |= _names(pairs[k])
-            self.body(x[2:], inner)
-            return
-        if name == "loop" and len(x) > 1 and isinstance(x[1], Vector) and x[1]:
-            if len(x[1]) > 1:
-                self.walk(x[1][1], bound)
-            self.args(x[2:], bound | _names(x[1][0]))
-            return
-        if name == "spawn" and len(x) > 1 and isinstance(x[1], Symbol) and \
-                not self.known(x[1].name, bound):
+        elif isinstance(x, List) and x:
+            head = x[0]
+            name = head.name if isinstance(head, Symbol) else None
+            form = _FORMS.get(name)
+            if form is not None:
+                form(self, x, bound)
+            elif name is not None and not self.known(name, bound):
+                self.unknown(head, bound)
+            elif not (name and name not in bound and isinstance(self.env.get(name), Macro)):
+                self.args(x[1:] if name else x, bound)  # a macro's arguments are syntax
+
+    def _skip(self, x, bound) -> None:
+        """Quoted data, macro definitions, `fmt` (its holes are checked when called)."""
+
+    def _quasiquote(self, x, bound) -> None:
+        self.unquoted(x[1] if len(x) > 1 else None, bound)
+
+    def _fn(self, x, bound) -> None:
+        i = 1 if x[0].name == "fn" else (3 if len(x) > 3 and isinstance(x[2], str) else 2)
+        if i < len(x) and isinstance(x[i], Vector):
+            self.body(x[i + 1:], bound | _names(x[i]))
+
+    def _let(self, x, bound) -> None:
+        if len(x) < 2 or not isinstance(x[1], Vector):
+            return self.args(x[1:], bound)
+        inner = set(bound)
+        pairs = list(x[1])
+        for k in range(0, len(pairs) - 1, 2):
+            self.walk(pairs[k + 1], inner)
+            inner |= _names(pairs[k])
+        self.body(x[2:], inner)
+
+    def _loop(self, x, bound) -> None:
+        if len(x) < 2 or not isinstance(x[1], Vector) or not x[1]:
+            return self.args(x[1:], bound)
+        if len(x[1]) > 1:
+            self.walk(x[1][1], bound)
+        self.args(x[2:], bound | _names(x[1][0]))
+
+    def _spawn(self, x, bound) -> None:
+        if len(x) > 1 and isinstance(x[1], Symbol) and not self.known(x[1].name, bound):
             self.unknown(x[1], bound, agent=True)
-            self.args(x[2:], bound)
-            return
-        if name in LITERAL_LABELS:
-            self.walk(x[1] if len(x) > 1 else None, bound)
+            return self.args(x[2:], bound)
+        self.args(x[1:], bound)
+
+    def _labelled(self, x, bound) -> None:
+        """`case` and `classify`: labels are literals, not names."""
+        self.walk(x[1] if len(x) > 1 else None, bound)
+        if x[0].name == "classify":
             for item in x[2:]:
-                if isinstance(item, List) and name == "classify":
+                if isinstance(item, List):
                     self.body(item[1:], bound)
-            if name == "case":
-                self.body([e for k, e in zip(x[2::2], x[3::2], strict=False)], bound)
-            return
-        if name == "fmt":
-            return  # holes are checked when the function is called
-        self.args(x[1:] if name else x, bound)
+        else:
+            self.body([e for k, e in zip(x[2::2], x[3::2], strict=False)], bound)
 
     def args(self, items, bound) -> None:
         skip = False
@@ -148,4 +148,7 @@ class _Walker:
                                       or did_you_mean(head, self.special, 0.75)), sym.span))
 
 
-__all__ = ["lint_module"]
+_FORMS = {"quote": _Walker._skip, "defmacro": _Walker._skip, "fmt": _Walker._skip,
+          "quasiquote": _Walker._quasiquote, "fn": _Walker._fn, "defn": _Walker._fn,
+          "let": _Walker._let, "loop": _Walker._loop, "spawn": _Walker._spawn,
+          "case": _Walker._labelled, "classify": _Walker._labelled}

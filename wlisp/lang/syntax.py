@@ -50,80 +50,97 @@ class Scan:
 
 def scan(text: str) -> Scan:
     """Scan `text` and report the open brackets and strings at its end."""
-    out = Scan()
-    frames = out.frames
-    i, n, line, line_start = 0, len(text), 0, 0
-    prefixed = False
+    return _Scanner(text).run()
 
-    def start_item(col: int) -> Frame | None:
-        nonlocal prefixed
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.text, self.n = text, len(text)
+        self.i = self.line = self.line_start = 0
+        self.prefixed = False  # a quote prefix waits for its form
+        self.out = Scan()
+
+    def run(self) -> Scan:
+        text, out = self.text, self.out
+        while self.i < self.n and not (out.in_string or out.stray):
+            ch = text[self.i]
+            col = self.i - self.line_start
+            if ch == "\n":
+                self.newline(self.i + 1)
+            elif ch in " \t\r,":
+                self.i += 1
+            elif ch == ";":
+                end = text.find("\n", self.i)
+                self.i = self.n if end < 0 else end
+                out.in_comment = end < 0
+            elif ch == '"':
+                self.string(col)
+            elif ch in "'`~":
+                self.start_item(col)
+                self.prefixed = True
+                self.i += 2 if text.startswith("~@", self.i) else 1
+            elif ch in OPENERS:
+                self.start_item(col, complete=True)
+                out.frames.append(Frame(ch, self.line, col))
+                self.i += 1
+            elif ch in CLOSERS:
+                self.closer(ch, col)
+            else:
+                self.atom(col)
+        out.dangling_prefix = self.prefixed and not (out.in_string or out.stray)
+        return out
+
+    def newline(self, after: int) -> None:
+        self.line, self.line_start, self.i = self.line + 1, after, after
+
+    def start_item(self, col: int, complete: bool = False) -> Frame | None:
+        """A form starts at `col`: count it in the innermost frame (unless a quote
+        prefix already did). `complete`: it is not an atom an option could follow."""
+        frames = self.out.frames
         frame = frames[-1] if frames else None
-        if prefixed:
-            prefixed = False
-            return frame
-        if frame is not None:
+        if self.prefixed:
+            self.prefixed = False
+        elif frame is not None:
             frame.items += 1
-            if frame.items == 2 and line == frame.line:
+            if frame.items == 2 and self.line == frame.line:
                 frame.arg_col = col
+        if frame is not None and complete:
+            frame.prev = None
         return frame
 
-    while i < n:
-        ch = text[i]
-        col = i - line_start
-        if ch == "\n":
-            line, line_start = line + 1, i + 1
-            i += 1
-        elif ch in " \t\r,":
-            i += 1
-        elif ch == ";":
-            while i < n and text[i] != "\n":
+    def string(self, col: int) -> None:
+        self.start_item(col, complete=True)
+        text, start = self.text, (self.line, col)
+        quote = '"""' if text.startswith('"""', self.i) else '"'
+        i = self.i + len(quote)
+        while i < self.n and not text.startswith(quote, i):
+            if text[i] == "\\":
                 i += 1
-            out.in_comment = i >= n
-        elif ch == '"':
-            frame = start_item(col)
-            if frame is not None:
-                frame.prev = None
-            start = (line, col)
-            quote = '"""' if text.startswith('"""', i) else '"'
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] == "\n":
-                    line, line_start = line + 1, i + 1
-                i += 1
-            if i >= n:
-                out.in_string, out.string_start = True, start
-                return out
-            i += len(quote)
-        elif ch in "'`~":
-            start_item(col)
-            prefixed = True
-            i += 2 if text.startswith("~@", i) else 1
-        elif ch in OPENERS:
-            frame = start_item(col)
-            if frame is not None:
-                frame.prev = None
-            frames.append(Frame(ch, line, col))
+            elif text[i] == "\n":
+                self.line, self.line_start = self.line + 1, i + 1
             i += 1
-        elif ch in CLOSERS:
-            if not frames or frames[-1].opener != CLOSERS[ch]:
-                out.stray, out.stray_at = True, (line, col, ch)
-                return out
-            frames.pop()
-            prefixed = False
-            i += 1
-        else:
-            start = i
-            while i < n and text[i] not in DELIMITERS:
-                i += 1
-            frame = start_item(col)
-            if frame is not None:
-                if frame.items == 1:
-                    frame.head = text[start:i]
-                frame.prev = text[start:i]
-    out.dangling_prefix = prefixed
-    return out
+        if i >= self.n:
+            self.out.in_string, self.out.string_start = True, start
+        self.i = i + len(quote)
+
+    def closer(self, ch: str, col: int) -> None:
+        frames = self.out.frames
+        if not frames or frames[-1].opener != CLOSERS[ch]:
+            self.out.stray, self.out.stray_at = True, (self.line, col, ch)
+            return
+        frames.pop()
+        self.prefixed = False
+        self.i += 1
+
+    def atom(self, col: int) -> None:
+        start = self.i
+        while self.i < self.n and self.text[self.i] not in DELIMITERS:
+            self.i += 1
+        frame = self.start_item(col)
+        if frame is not None:
+            if frame.items == 1:
+                frame.head = self.text[start:self.i]
+            frame.prev = self.text[start:self.i]
 
 
 def bracket_problem(text: str):
