@@ -9,7 +9,7 @@ in this process after one warm-up call, the median of several runs of:
     from_json  WorkflowSpec.from_json(json_text)            json.loads + JSON Schema + semantics
       loads+build   WorkflowSpec.from_json(json_text, validate=False)
       schema        validate.check_document(data)          (jsonschema)
-      semantic      validate.validate(spec)
+      semantic      validate.validate_spec(spec)
 
 plus, in a fresh interpreter per N, the cold first calls (imports, building the
 Lark parser, the first jsonschema validator), and in-process the time to build
@@ -39,7 +39,7 @@ STAGES = ("read", "compile", "to_json", "from_json", "loads+build", "schema", "s
 
 def stage_calls(text: str, filename: str, spec, json_text: str) -> dict:
     from wlisp.ir import WorkflowSpec
-    from wlisp.ir.validate import check_document, validate
+    from wlisp.ir.validate import check_document, validate_spec
     from wlisp.lang.api import compile
     from wlisp.lang.reader import read
 
@@ -52,7 +52,7 @@ def stage_calls(text: str, filename: str, spec, json_text: str) -> dict:
         "from_json": lambda: WorkflowSpec.from_json(json_text),
         "loads+build": lambda: WorkflowSpec.from_json(json_text, validate=False),
         "schema": lambda: check_document(data),
-        "semantic": lambda: validate(unvalidated),
+        "semantic": lambda: validate_spec(unvalidated),
     }
 
 

@@ -21,7 +21,7 @@ import time
 
 import wlisp
 from wlisp.executors.config import load_config
-from wlisp.executors.profiles import make_executor
+from wlisp.executors import make_executor
 
 SOURCE = """(defagent w)
 (defworkflow main [n] (map (fn [i] (spawn w (fmt "{i}"))) (range n)))"""

@@ -71,9 +71,9 @@ class Node:
 
     def titled_graphs(self):
         """(title, graph) for each nested graph, for diagrams."""
-        for name, holds, title in self.fields():
+        for name, holds, title in NESTING[self.kind]:
             value = getattr(self, name)
-            if value is None or holds not in NESTED:
+            if value is None:
                 continue
             if holds == GRAPH:
                 yield title or name, value
@@ -199,6 +199,8 @@ FIELDS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     kind: tuple((f.name, f.metadata["holds"], f.metadata["title"])
                 for f in dataclasses.fields(cls) if f.name not in _COMMON)
     for kind, cls in NODE_TYPES.items()}
+# kind -> the fields that hold nested graphs (none for a spawn: the hot path)
+NESTING = {kind: tuple(f for f in fields if f[1] in NESTED) for kind, fields in FIELDS.items()}
 
 
 def make_node(kind: str, nid: str, attrs: dict, after=(), span: Span | None = None) -> Node:

@@ -93,24 +93,24 @@ def is_function(f, arity: int | None = None) -> bool:
         (arity is None or len(f.params) == arity)
 
 
-class Agent:
+class Declared:
+    """A named declaration whose checked options (`config`) go into the spec."""
+
+    type_name = "declaration"
+
+    def __init__(self, name: str, config: dict, span: Span | None):
+        self.name, self.config, self.span = name, config, span
+
+    def pr_str(self) -> str:
+        return f"#<{self.type_name} {self.name}>"
+
+
+class Agent(Declared):
     type_name = "agent"
 
-    def __init__(self, name: str, config: dict, span: Span | None):
-        self.name, self.config, self.span = name, config, span
 
-    def pr_str(self) -> str:
-        return f"#<agent {self.name}>"
-
-
-class Tool:
+class Tool(Declared):
     type_name = "tool"
-
-    def __init__(self, name: str, config: dict, span: Span | None):
-        self.name, self.config, self.span = name, config, span
-
-    def pr_str(self) -> str:
-        return f"#<tool {self.name}>"
 
 
 class Poison:

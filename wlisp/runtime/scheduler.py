@@ -29,13 +29,13 @@ class NodePlan:
     """A node prepared once per run: its local dependencies, its compiled expressions
     (by field name) and, for a spawn, its step template."""
 
-    __slots__ = ("node", "deps", "exprs", "template")
+    __slots__ = ("node", "deps", "exprs", "template", "metadata")
 
     def __init__(self, node: Node, deps: list[int]):
         self.node = node
         self.deps = deps
         self.exprs: dict = {}
-        self.template = None
+        self.template = self.metadata = None
 
     def expr(self, name: str):
         f = self.exprs.get(name)
@@ -170,9 +170,10 @@ class Scheduler:
                 template = np.template
                 if template is None:
                     template = np.template = self.steps.template(node)
+                    np.metadata = self.steps.metadata(node)
                 prompt = np.expr("prompt")(scope)
-                outcome = await self.steps.run(template, prompt if isinstance(prompt, str)
-                                               else B.render(prompt), inst, rec)
+                outcome = await self.steps.run(template, np.metadata, prompt if isinstance(
+                    prompt, str) else B.render(prompt), inst, rec)
                 status, value, error = ("completed", outcome, None) if outcome.success else \
                     ("failed", outcome, outcome.error or outcome.output)
             else:

@@ -17,6 +17,7 @@ from .state import NodeRecord, RunState
 from .structured import parse_answer, validate
 
 BACKOFF_CAP = 30.0
+DEFAULT_RETRIES = 2
 # (node field, step field): what a spawn may override from its agent
 _OVERRIDES = (("description", "description"), ("max_steps", "max_steps"), ("model", "model"),
               ("timeout", "timeout"), ("trust", "trust"), ("role", "role"),
@@ -24,20 +25,34 @@ _OVERRIDES = (("description", "description"), ("max_steps", "max_steps"), ("mode
 
 
 class StepTemplate:
-    """The parts of a node's StepSpec that do not depend on the instance (made once
-    per node); `hash_prefix` is the static part of the step hash."""
+    """The parts of a node's StepSpec that do not depend on the instance; nodes that
+    override nothing of their agent share the agent's. `hash_prefix` is the static
+    part of the step hash, computed when a journal first needs it."""
 
     __slots__ = ("agent", "description", "max_steps", "output_schema", "model", "system",
                  "tools", "timeout", "trust", "role", "isolation", "context", "retries",
-                 "metadata", "hash_prefix")
+                 "metadata", "_hash_prefix")
 
-    def step(self, task_id: str, prompt: str) -> StepSpec:
+    def step(self, task_id: str, prompt: str, metadata: dict) -> StepSpec:
         return StepSpec(
             task_id=task_id, agent=self.agent, description=self.description, prompt=prompt,
             max_steps=self.max_steps, output_schema=self.output_schema, model=self.model,
             system=self.system, tools=self.tools, timeout=self.timeout, trust=self.trust,
             role=self.role, isolation=self.isolation, context=self.context,
-            metadata=dict(self.metadata))  # each step its own: executors may annotate it
+            metadata={**self.metadata, **metadata})  # its own: executors may annotate it
+
+    @property
+    def hash_prefix(self) -> bytes:
+        if self._hash_prefix is None:
+            self._hash_prefix = static_hash_part(self.step("", "", {}))
+        return self._hash_prefix
+
+    def copy(self) -> StepTemplate:
+        t = StepTemplate()
+        for name in self.__slots__:
+            setattr(t, name, getattr(self, name))
+        t._hash_prefix = None
+        return t
 
 
 class StepRunner:
@@ -46,40 +61,55 @@ class StepRunner:
     def __init__(self, state: RunState):
         self.state = state
         self.spec = state.spec
+        self.agents: dict[str, StepTemplate] = {}
 
-    def template(self, node) -> StepTemplate:
-        agent = self.spec.agents.get(node.agent, {})
-        t = StepTemplate()
-        t.agent, t.description = node.agent, agent.get("description") or ""
+    def agent_template(self, name: str) -> StepTemplate:
+        t = self.agents.get(name)
+        if t is not None:
+            return t
+        agent = self.spec.agents.get(name, {})
+        t = self.agents[name] = StepTemplate()
+        t.agent, t.description = name, agent.get("description") or ""
         t.max_steps, t.model, t.system = agent.get("max_steps"), agent.get("model"), \
             agent.get("system")
         t.tools = [{"name": x, **self.spec.tools.get(x, {})}
                    for x in agent.get("tools") or ()] or None
         t.timeout, t.trust, t.role = agent.get("timeout"), agent.get("trust"), agent.get("role")
         t.isolation, t.context = agent.get("isolation"), agent.get("context")
-        t.retries = agent.get("retries")
-        for node_field, step_field in _OVERRIDES:
-            value = getattr(node, node_field)
-            if value is not None:
-                setattr(t, step_field, value)
-        if t.retries is None:
-            t.retries = 2
+        t.retries = DEFAULT_RETRIES if agent.get("retries") is None else agent["retries"]
+        t.output_schema, t._hash_prefix = None, None
+        t.metadata = {"executor": agent["executor"]} if agent.get("executor") else {}
+        if t.trust == "quarantined":
+            t.tools = None  # quarantined steps get no tools
+        return t
+
+    def template(self, node) -> StepTemplate:
+        """A spawn node's template: its agent's, or a copy with what the node overrides."""
+        base = self.agent_template(node.agent)
+        overrides = [(f, getattr(node, k)) for k, f in _OVERRIDES
+                     if getattr(node, k) is not None]
+        if not overrides and node.returns is None:
+            return base
+        t = base.copy()
+        for name, value in overrides:
+            setattr(t, name, value)
         returns = node.returns
         t.output_schema = self.spec.schemas.get(returns) if isinstance(returns, str) \
             else returns
         if t.trust == "quarantined":
             t.tools = None  # quarantined steps get no tools
-        t.metadata = {"node": node.id, "source": node.span.to_json() if node.span else None}
-        if agent.get("executor"):
-            t.metadata["executor"] = agent["executor"]
-        t.hash_prefix = static_hash_part(t.step("", ""))
         return t
 
-    async def run(self, t: StepTemplate, prompt: str, inst: str, rec: NodeRecord
-                  ) -> StepOutcome:
+    @staticmethod
+    def metadata(node) -> dict:
+        """What a step of `node` tells the executor about where it comes from."""
+        return {"node": node.id, "source": node.span.to_json() if node.span else None}
+
+    async def run(self, t: StepTemplate, metadata: dict, prompt: str, inst: str,
+                  rec: NodeRecord) -> StepOutcome:
         """Every attempt of one step instance; the last attempt's outcome."""
         state = self.state
-        step = t.step(inst, prompt)
+        step = t.step(inst, prompt, metadata)
         h = None
         if state.journal is not None or state.cached:
             h = step_hash(step, t.hash_prefix)

@@ -127,11 +127,17 @@ def _unquote(ev: Evaluator, form: List, env: Env):
                    form.span)
 
 
+def message_arg(ev: Evaluator, form: List, env: Env):
+    """The value of the one message argument of `(error "why")` or `(fail "why")`."""
+    if len(form) != 2:
+        raise ev.error("W0301", f"`{form[0].name}` takes a message: ({form[0].name} \"why\")",
+                       form.span)
+    return ev.eval(form[1], env)
+
+
 def _error_form(ev: Evaluator, form: List, env: Env):
     """`(error "message")`: a compile-time diagnostic, for libraries checking their use."""
-    if len(form) != 2:
-        raise ev.error("W0301", "`error` takes a message: (error \"why\")", form.span)
-    message = ev.eval(form[1], env)
+    message = message_arg(ev, form, env)
     if message is POISON:
         return POISON
     if isinstance(message, Ref) or has_ref(message):

@@ -16,6 +16,7 @@ from ..options import (
     string_option,
 )
 from ..values import POISON, Agent, Env, Ref, deps_of, first_raw, has_ref
+from .core import message_arg
 from .declarations import returns_type, static_options
 
 SPAWN_OPTS = {"id", "returns", "max-steps", "model", "timeout", "retries", "trust", "role",
@@ -148,9 +149,7 @@ def _seq(ev: Evaluator, form: List, env: Env):
 
 
 def _fail(ev: Evaluator, form: List, env: Env):
-    if len(form) != 2:
-        raise ev.error("W0301", "`fail` takes a message: (fail \"why\")", form.span)
-    message = ev.eval(form[1], env)
+    message = message_arg(ev, form, env)
     if message is POISON:
         return POISON
     graph = ev.step_graph("fail", form.span)
