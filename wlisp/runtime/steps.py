@@ -121,10 +121,15 @@ class StepRunner:
         usage_total: dict = {}
         while True:
             step.attempt = rec.attempts = rec.attempts + 1
+            lock = state.exclusive.get(step.agent) if state.exclusive else None
             async with state.sem:
                 state.budget.take_step()  # counted when the step really starts
                 started = time.time()
-                out = await self.call(step)
+                if lock is None:
+                    out = await call_executor(state, step)
+                else:
+                    async with lock:  # an `:exclusive` agent: one step at a time
+                        out = await call_executor(state, step)
             errors = []
             if out.success and step.output_schema is not None:
                 out, errors = check_structured(out, step.output_schema)
@@ -136,15 +141,6 @@ class StepRunner:
                 return out
             if not await self.prepare_retry(step, prompt, out, errors, rec):
                 return out
-
-    async def call(self, step: StepSpec) -> StepOutcome:
-        """The executor call, under the agent's exclusive lock and the step's deadline."""
-        state = self.state
-        lock = state.exclusive.get(step.agent)
-        if lock is None:
-            return await call_executor(state, step)
-        async with lock:
-            return await call_executor(state, step)
 
     def count_usage(self, out: StepOutcome, rec: NodeRecord, total: dict) -> None:
         if not out.usage:
@@ -199,18 +195,21 @@ async def call_executor(state: RunState, step: StepSpec) -> StepOutcome:
 
     The step's deadline is its `:timeout`; the run's scope (the wall-clock budget)
     may end sooner, and the executor is told the time it really has."""
-    clock = state.clock
-    own = clock.now() + step.timeout if step.timeout else None
-    outer = state.scope.effective_deadline
-    if outer is not None and (own is None or outer < own):
-        step.timeout = max(0.0, outer - clock.now())
-        own = None  # the run's deadline comes first: the run scope ends this step
+    own = outer = state.scope.deadline
+    if step.timeout or outer is not None:
+        own = state.clock.now() + step.timeout if step.timeout else None
+        if outer is not None and (own is None or outer < own):
+            step.timeout = max(0.0, outer - state.clock.now())
+            own = None  # the run's deadline comes first: the run scope ends this step
     try:
-        finished, out = await within(state.executor.execute_step(step, state.sink), own,
-                                     clock)
-        if not finished:
-            return StepOutcome.failed(step.task_id, step.agent,
-                                      f"timed out after {step.timeout}s", "timeout")
+        if own is None:  # the common case: no deadline of its own, no extra task
+            out = await state.executor.execute_step(step, state.sink)
+        else:
+            finished, out = await within(state.executor.execute_step(step, state.sink), own,
+                                         state.clock)
+            if not finished:
+                return StepOutcome.failed(step.task_id, step.agent,
+                                          f"timed out after {step.timeout}s", "timeout")
     except asyncio.CancelledError:
         raise
     except TransientError as exc:
