@@ -39,7 +39,8 @@ from wlisp.values.datum import List, Symbol, pr_str
 
 from .conftest import ROOT, wlisp_bin
 
-DOCS = ["tutorial.md", "reference.md", "patterns.md", "python-api.md", "comparison.md"]
+DOCS = ["tutorial.md", "reference.md", "patterns.md", "python-api.md", "comparison.md",
+        "runtime.md"]
 DEFINITIONS = {"def", "defn", "defmacro", "defagent", "deftool", "defschema", "defworkflow",
                "import"}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)

@@ -184,7 +184,7 @@ async def _outcome(state: RunState) -> tuple[str, object, str | None]:
     res = None
     try:
         with state.scope:
-            res = await execute(state.spec, state)
+            res = await execute(state)
     except (BudgetExhausted, BaseExceptionGroup) as exc:
         found = _find(exc, BudgetExhausted)
         if found is None:

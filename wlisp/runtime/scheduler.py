@@ -14,7 +14,6 @@ import asyncio
 
 from ..ir.expr import expr_refs
 from ..ir.nodes import Graph, Node, node_refs
-from ..ir.spec import WorkflowSpec
 from ..values import builtins as B
 from .cancel import BudgetExhausted
 from .expr import ExprError, Scope, compile_expr, info_key, input_key, var_key
@@ -75,8 +74,8 @@ class GraphResult:
 
 
 class Scheduler:
-    def __init__(self, spec: WorkflowSpec, state: RunState):
-        self.spec = spec
+    def __init__(self, state: RunState):
+        self.spec = state.spec
         self.state = state
         self.steps = StepRunner(state)
         self.plans: dict[int, GraphPlan] = {}
@@ -382,11 +381,10 @@ def _where(node: Node) -> str:
     return f"{node.span.file}:{node.span.line}:{node.span.col}: " if node.span else ""
 
 
-async def execute(spec: WorkflowSpec, state: RunState):
+async def execute(state: RunState):
     """Run the root graph; returns the GraphResult (the state holds the records)."""
-    sched = Scheduler(spec, state)
     scope = Scope(None, {input_key(k): v for k, v in state.inputs.items()})
-    return await sched.run_graph(spec.graph, scope, "", "")
+    return await Scheduler(state).run_graph(state.spec.graph, scope, "", "")
 
 
 __all__ = ["execute", "Scheduler", "FINAL"]

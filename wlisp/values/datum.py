@@ -110,10 +110,6 @@ class Map(dict):
         return pr_str(self)
 
 
-def span_of(x, default: Span | None = None) -> Span | None:
-    return getattr(x, "span", None) or default
-
-
 # --- printing -----------------------------------------------------------------
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
