@@ -80,10 +80,14 @@ def test_cancelling_a_hanging_step_kills_it_on_the_cluster(cluster, tmp_path):
     pidfile = tmp_path / "child.pid"
     ex = make_executor(config=load_config(config(tmp_path, [sys.executable, FAKE, "hang",
                                                             str(pidfile)])))
-    spec = compile('(defagent w) (defworkflow main [] (spawn w "x" :timeout 3 :retries 0))')
+    # the two actors answer a warm-up step each first, so the 3 s timeout measures the
+    # hanging step, not the start of a Ray worker on a loaded machine
+    spec = compile('(defagent w) (defworkflow main [] [(spawn w "warm") (spawn w "warm")] '
+                   '(spawn w "x" :timeout 3 :retries 0))')
     t0 = time.monotonic()
     res = run(spec, ex, {})
-    assert res.status == "failed" and "timed out" in res.nodes["main/w"]["error"]
+    assert res.nodes["main/w"]["status"] == "completed"  # the warm-ups answered
+    assert res.status == "failed" and "timed out" in res.nodes["main/w#3"]["error"]
     assert time.monotonic() - t0 < 30
     child = int(pidfile.read_text())
     for _ in range(100):
