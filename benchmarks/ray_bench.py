@@ -20,8 +20,8 @@ import tempfile
 import time
 
 import wlisp
-from wlisp.executors.config import load_config
 from wlisp.executors import make_executor
+from wlisp.executors.config import load_config
 
 SOURCE = """(defagent w)
 (defworkflow main [n] (map (fn [i] (spawn w (fmt "{i}"))) (range n)))"""
