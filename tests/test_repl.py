@@ -180,7 +180,7 @@ def test_errors_are_diagnostics_with_carets_and_the_session_goes_on(repl):
     assert '<stdin>:3:8: error[W0203]: unknown agent `wx` (did you mean `w`?)' in err
     assert '3 | (spawn wx "hi")\n  |        ^^' in err
     assert "<stdin>:4:1: error[W0403]" in err
-    assert "error: run failed: no" in err and "<stdin>:5:1: repl/fail failed: no" in err
+    assert "error: run failed: <stdin>:5:1: `repl/fail` failed: no" in err
     assert "unknown command `:nope`" in err
     # the last form never closes: the reader points at its opening bracket at the end
     assert "<stdin>:7:1: error[W0102]: unclosed `(`" in err

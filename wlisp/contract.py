@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
@@ -143,6 +144,115 @@ class StepOutcome:
     @property
     def transient(self) -> bool:
         return not self.success and self.finish_reason in TRANSIENT_REASONS
+
+    # --- checked where it enters the runtime --------------------------------------
+
+    def problem(self) -> str | None:
+        """Why this outcome cannot be used as it is (a wrong type, a non-JSON or too
+        deep structured answer, usage that is not counts), or None."""
+        for name in ("task_id", "session_id", "agent", "output"):
+            if not isinstance(getattr(self, name), str):
+                return f"`{name}` of type {type(getattr(self, name)).__name__}, not text"
+        for name in ("error", "finish_reason"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                return f"`{name}` of type {type(value).__name__}, not text"
+        if not isinstance(self.success, bool):
+            return f"`success` of type {type(self.success).__name__}, not true/false"
+        if self.usage is not None:
+            problem = _usage_problem(self.usage)
+            if problem:
+                return problem
+        if self.structured is not None:
+            problem = _json_problem(self.structured)
+            if problem:
+                return f"a structured answer that is not JSON: {problem}"
+        return None
+
+    def repaired(self) -> StepOutcome:
+        """The outcome with text that UTF-8 cannot store (lone surrogates, as in a reply
+        cut inside an escaped emoji) repaired: pairs joined, the rest U+FFFD."""
+        texts = (self.task_id, self.session_id, self.agent, self.output, self.error,
+                 self.finish_reason)
+        if all(t is None or t.isascii() or _storable(t) for t in texts) and \
+                (self.structured is None or _storable_json(self.structured)):
+            return self
+        return StepOutcome(
+            task_id=self.task_id, session_id=repair_text(self.session_id),
+            agent=repair_text(self.agent), output=repair_text(self.output),
+            success=self.success, structured=_repair_json(self.structured), usage=self.usage,
+            error=repair_text(self.error), finish_reason=repair_text(self.finish_reason))
+
+
+MAX_STRUCTURED_DEPTH = 200
+
+
+def _usage_problem(usage) -> str | None:
+    if not isinstance(usage, dict):
+        return f"usage of type {type(usage).__name__}, not a table of counts"
+    for key, value in usage.items():
+        if not isinstance(key, str) or isinstance(value, bool) or \
+                not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            return f"usage `{key}` = {value!r}, not a count"
+    return None
+
+
+def _json_problem(value) -> str | None:
+    """Whether `value` is plain JSON (dict with text keys, list, text, finite number,
+    bool, null), at most MAX_STRUCTURED_DEPTH deep. Iterative: any depth is safe."""
+    stack = [(value, 1)]
+    while stack:
+        x, depth = stack.pop()
+        if depth > MAX_STRUCTURED_DEPTH:
+            return f"nested deeper than {MAX_STRUCTURED_DEPTH}"
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if not isinstance(k, str):
+                    return f"a key of type {type(k).__name__}"
+                stack.append((v, depth + 1))
+        elif isinstance(x, (list, tuple)):
+            stack.extend((v, depth + 1) for v in x)
+        elif isinstance(x, float):
+            if not math.isfinite(x):
+                return f"the number {x}"
+        elif not (x is None or isinstance(x, (str, int, bool))):
+            return f"a value of type {type(x).__name__}"
+    return None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def repair_text(text):
+    """Text with lone surrogates joined into pairs where they pair, else U+FFFD."""
+    if text is None or text.isascii() or _storable(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _storable_json(value) -> bool:
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable_json(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_storable_json(v) for v in value)
+    return True
+
+
+def _repair_json(value):
+    if isinstance(value, str):
+        return repair_text(value)
+    if isinstance(value, dict):
+        return {repair_text(k): _repair_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_repair_json(v) for v in value]
+    return value
 
 
 def step_hash(step: StepSpec, static_part: bytes | None = None) -> str:

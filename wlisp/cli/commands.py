@@ -16,7 +16,6 @@ import click
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PAUSED = 3
-EXIT_INTERRUPTED = 130
 
 
 class Context:
@@ -75,20 +74,27 @@ def _progress(title: str, quiet: bool):
     return PlainProgress(), None
 
 
-def _drive(obj: Context, coro_factory, live):
-    import asyncio
+def _drive(obj: Context, coro_factory, live, run_id: str, store: str | None):
+    """Run to the end. SIGINT, SIGTERM and SIGHUP cancel the run the same way: what
+    finished is journaled, the agents' process groups are killed, and the exit status
+    (128 + the signal) says the run was interrupted and can be resumed."""
+    from ..runtime.runner import INTERRUPTS, Interrupted, run_sync
 
     def execute(_sources):
         if live is None:
-            return asyncio.run(coro_factory())
+            return run_sync(coro_factory(), INTERRUPTS)
         with live:
-            return asyncio.run(coro_factory())
+            return run_sync(coro_factory(), INTERRUPTS)
 
     try:
         return _guarded(obj, execute)
-    except KeyboardInterrupt:
-        click.echo("interrupted; the journal keeps what finished (`wlisp resume RUN`)", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = getattr(exc, "signum", 2)
+        where = f" --state-dir {store}" if store else ""
+        how = f"continue with: wlisp resume {run_id}{where}" if store else "(not journaled)"
+        click.echo(f"run {run_id} interrupted ({exc.args[0] if exc.args else 'SIGINT'}); the "
+                   f"journal keeps what finished; {how}", err=True)
+        sys.exit(128 + signum)
 
 
 def _finish(result, as_json: bool, state_dir: str | None) -> None:
@@ -218,6 +224,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     from ..runtime import run_async
     from ..runtime.inputs import parse_input_pairs
     from ..runtime.journal import default_state_dir
+    from ..runtime.run import new_run_id
 
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
@@ -228,10 +235,11 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     store = None if no_journal else (state_dir or default_state_dir(file))
     profile = {"name": executor, "config": cfg.path,
                **({"answers": os.path.abspath(answers)} if answers else {})}
+    run_id = run_id or new_run_id()
     sink, live = _progress(f"{spec.name} ({label})", quiet)
     result = _drive(obj, lambda: run_async(
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
-        reuse_from=resume_from, executor_profile=profile), live)
+        reuse_from=resume_from, executor_profile=profile), live, run_id, store)
     _finish(result, as_json, store)
 
 
@@ -278,7 +286,7 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
     sink, live = _progress(f"{run_id} ({label})", quiet)
     result = _drive(obj, lambda: resume_async(run_id, ex, store=store, answers=given,
                                               budget=raised or None, events=sink,
-                                              concurrency=concurrency), live)
+                                              concurrency=concurrency), live, run_id, store)
     _finish(result, as_json, store)
 
 

@@ -14,6 +14,9 @@ from ..contract import Event
 ICONS = {"running": "…", "finished": "✓", "failed": "✗", "skipped": "↷", "pruned": "✂",
          "cancelled": "⊘", "paused": "⏸", "retried": "↻"}
 MAX_SHOWN = 40
+# what happens to nodes; executors send other kinds too (`process_started`, ...)
+NODE_EVENTS = frozenset({"started", "finished", "failed", "skipped", "pruned", "cancelled",
+                         "paused", "retried"})
 STYLES = {"finished": "green", "failed": "red", "skipped": "yellow", "pruned": "dim",
           "cancelled": "yellow", "paused": "cyan", "retried": "magenta", "running": "blue"}
 
@@ -32,7 +35,7 @@ class PlainProgress:
         self.stream = stream or sys.stderr
 
     def emit(self, e: Event) -> None:
-        if e.kind in ("started", "run_started"):
+        if e.kind in ("started", "run_started") or e.kind not in NODE_EVENTS | {"run_finished"}:
             return
         if e.kind == "run_finished":
             line = f"[{e.time:7.2f}s] run {e.data.get('status')}"
@@ -70,7 +73,7 @@ class LiveProgress:
         self.live.__exit__(*exc)
 
     def emit(self, e: Event) -> None:
-        if e.kind in ("run_started", "run_finished"):
+        if e.kind not in NODE_EVENTS:  # the run's own, and executors' (processes, ...)
             return
         state = "running" if e.kind == "started" else e.kind
         entry = self.nodes.setdefault(e.node, {"kind": e.node_kind, "agent": e.agent})

@@ -28,9 +28,11 @@ def report(err, sources, as_json: bool = False) -> None:
 
 
 def problem_lines(result) -> list[str]:
-    """Why a run did not complete: its failed nodes (with source) and waiting gates."""
+    """Why a run did not complete, beyond its error: the other failed nodes (with their
+    source) and the gates it waits at."""
     lines = [f"  {info.get('source') or '?'}: {node_id} failed: {info.get('error')}"
-             for node_id, info in result.nodes.items() if info["status"] == "failed"]
+             for node_id, info in result.nodes.items()
+             if info["status"] == "failed" and node_id != result.failed_node]
     lines += [f"  waiting at {gate}: {prompt}" for gate, prompt in result.gates.items()]
     return lines
 

@@ -214,9 +214,8 @@ class Session:
 
     def run(self, spec) -> None:
         """Run `spec` now with progress; Ctrl-C cancels the run and returns to the prompt."""
-        import asyncio
-
         from ..runtime import run_async
+        from ..runtime.runner import Interrupted, run_sync
         from .render import problem_lines
 
         sink, shown = None, nullcontext()
@@ -229,9 +228,9 @@ class Session:
 
             sink = PlainProgress(self.err)
         try:
-            with shown:  # asyncio.run cancels the run's task on Ctrl-C, then raises here
-                result = asyncio.run(run_async(spec, self.executor, {}, events=sink))
-        except KeyboardInterrupt:
+            with shown:  # Ctrl-C cancels the run's task, then raises here
+                result = run_sync(run_async(spec, self.executor, {}, events=sink))
+        except (Interrupted, KeyboardInterrupt):
             self.fail("interrupted: the run was cancelled (definitions are kept)")
             return
         if result.status == "completed":

@@ -4,8 +4,11 @@ The argv template's placeholders — {model} {agent} {task_id} {system}
 {attempt} {output_file} {schema_file} — each fill exactly one argv element,
 never a shell string. The prompt goes to stdin; the step is described in
 WLISP_* environment variables; the answer is stdout (or the declared output
-file). A non-zero exit is a failed outcome carrying the tail of stderr. The
-timeout, and cancellation, kill the whole process group. When the program
+file). A non-zero exit is a failed outcome carrying the tail of stderr. Each
+agent runs in a process group of its own, reported to the runtime (`events`) so
+the journal can keep it; when the step ends — answered, failed, timed out or
+cancelled — the whole group is killed, background children included. On Linux
+the agent also dies with the wlisp process (parent-death signal). When the program
 prints a JSON envelope (`{"result": ..., "usage": {...}}`, as `claude -p
 --output-format json` does) the text and the token usage come from it.
 """
@@ -15,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import tempfile
 
-from ..contract import StepOutcome, StepSpec
+from .. import processes
+from ..contract import Event, StepOutcome, StepSpec
 from .config import expand_env
 
 PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file")
@@ -73,26 +76,27 @@ class CommandExecutor:
                 proc = await asyncio.create_subprocess_exec(
                     *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE, env=env, cwd=self.cwd,
-                    start_new_session=True)  # its own process group, killed as one
+                    start_new_session=True,  # its own process group, killed as one
+                    preexec_fn=processes.parent_death_hook())  # dies with us (Linux)
             except OSError as exc:
                 return StepOutcome.failed(spec.task_id, spec.agent,
                                           f"cannot start `{argv[0]}`: {exc.strerror or exc}")
+            _report(events, "process_started", spec, processes.identify(proc.pid))
             try:
                 out, err = await asyncio.wait_for(
                     proc.communicate(spec.prompt.encode("utf-8", "surrogatepass")),
                     self.timeout)
             except TimeoutError:
-                _kill_group(proc)
+                processes.kill_pgid(proc.pid)
                 await proc.wait()
                 return StepOutcome.failed(spec.task_id, spec.agent,
                                           f"`{argv[0]}` timed out after {self.timeout}s",
                                           "timeout")
-            except asyncio.CancelledError:
-                _kill_group(proc)
-                raise
             finally:
-                if proc.returncode is None:
-                    _kill_group(proc)
+                # the whole group goes, whatever happened: a cancelled step's agent, and
+                # background children a finished one left behind
+                processes.kill_pgid(proc.pid)
+                _report(events, "process_ended", spec, {"pid": proc.pid})
             if proc.returncode != 0:
                 tail = err.decode("utf-8", "replace")[-STDERR_TAIL:]
                 return StepOutcome.failed(spec.task_id, spec.agent,
@@ -134,8 +138,9 @@ class CommandExecutor:
                            finish_reason="stop")
 
 
-def _kill_group(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _report(events, kind: str, spec: StepSpec, data: dict | None) -> None:
+    """Tell the runtime about the step's process group (the journal keeps it while the
+    step runs, so that a later holder of the run can kill it)."""
+    if events is not None and data is not None:
+        events.emit(Event(kind, spec.task_id, "spawn", spec.agent, attempt=spec.attempt,
+                          data=data))

@@ -1,33 +1,35 @@
 """The journal: every run and every finished step attempt, in SQLite (SPEC §9).
 
 One database per state directory (`.wlisp/wlisp.db`, WAL, synchronous=FULL) and
-a folder per run whose `steps.log` holds each attempt's prompt and output as text. A
-step's row is committed before anything that depends on it starts; the
-completions that arrive in the same event-loop tick share one transaction
-(group commit), so durability stays cheap under fan-out. Resume reads the
-completed rows back and the scheduler replays the run, taking journaled
-outcomes for steps whose id and StepSpec hash match.
+a folder per run whose `steps.log` holds each attempt's prompt and output as text.
+Steps are group-committed on a writer thread (`runtime/commits.py`). Resume reads
+the completed rows back and the scheduler replays the run, taking journaled
+outcomes for steps whose id and StepSpec hash match. The process groups of running
+steps are kept too, so that the next holder of a run can kill what a dead one left.
+
+One connection serves the event loop's thread and the writer thread; a lock keeps
+their uses of it apart. A damaged database is refused with a way to recover it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import math
 import os
 import re
 import socket
 import sqlite3
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..contract import StepOutcome, StepSpec
+from .. import processes
+from ..contract import repair_text
 from ..errors import Diagnostic, WlispError
+from .commits import GroupCommits, step_row
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "wlisp.db"
-LOG_NAME = "steps.log"
-GROUP_MAX = 256  # rows per group commit at most: bounds the finished steps a crash loses
 LEASE_STALE_AFTER = 30.0  # seconds without a heartbeat: the holder is presumed dead
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
@@ -45,18 +47,28 @@ CREATE TABLE steps (
     started REAL, finished REAL, usage TEXT, static_node TEXT,
     PRIMARY KEY (run_id, node, attempt));
 """
-# v2: node records (control nodes too) for `wlisp show`
+# v2: node records (control nodes too) for `wlisp show`;
+# v3: the process groups of running steps (`wlisp/processes.py`)
 _MIGRATIONS = {
     1: """
 CREATE TABLE nodes (
     run_id TEXT NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (run_id, node));
 """,
+    2: """
+CREATE TABLE processes (
+    run_id TEXT NOT NULL, node TEXT NOT NULL, attempt INTEGER NOT NULL, pid INTEGER NOT NULL,
+    record TEXT NOT NULL, PRIMARY KEY (run_id, node, attempt, pid));
+""",
 }
 
 
-def journal_error(message: str, code: str = "W0801") -> WlispError:
-    return WlispError(Diagnostic(code, message))
+class JournalError(WlispError):
+    """The journal could not be read or written; the run cannot go on safely."""
+
+
+def journal_error(message: str, code: str = "W0801") -> JournalError:
+    return JournalError(Diagnostic(code, message))
 
 
 def check_run_id(run_id: str) -> str:
@@ -131,28 +143,64 @@ class Journal:
 
     def __init__(self, state_dir: str, create: bool = True):
         self.dir = os.path.abspath(state_dir)
-        path = os.path.join(self.dir, DB_NAME)
+        self.path = path = os.path.join(self.dir, DB_NAME)
+        if os.path.exists(self.dir) and not os.path.isdir(self.dir):
+            raise journal_error(f"the state directory {self.dir} is a file, not a directory "
+                                "(check --state-dir and WLISP_HOME)")
         if not create and not os.path.exists(path):
             raise journal_error(f"no journal at {path} (runs are recorded in `.wlisp/` beside "
                                 "the workflow; use --state-dir or WLISP_HOME to point "
                                 "elsewhere)")
-        os.makedirs(self.dir, exist_ok=True)
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as exc:
+            raise journal_error(f"cannot create the state directory {self.dir}: "
+                                f"{exc.strerror or exc}") from None
+        self.lock = threading.RLock()  # the event loop's thread and the writer share `db`
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout=10000")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA busy_timeout=10000")
-            self._migrate(path)
+            self._migrate()
+            if create:  # about to write: never into a damaged file
+                self._check_integrity()
         except sqlite3.DatabaseError as exc:
-            raise journal_error(f"cannot open the journal {path}: {exc}") from None
-        self.pending: list[tuple] = []
-        self.batch: asyncio.Future | None = None  # completions of this tick share a commit
-        # one writer thread owns the connection while a run is going: commits and logs
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="wlisp-journal")
+            raise self._damaged(exc) from None
+        self.commits = GroupCommits(self)
+
+    def error(self, message: str) -> JournalError:
+        return journal_error(f"{message} ({self.path})")
+
+    def _damaged(self, exc) -> JournalError:
+        text = str(exc)
+        if "readonly" in text or "unable to open" in text:
+            return journal_error(f"cannot open the journal {self.path} for writing: {text} "
+                                 "(is the state directory writable?)")
+        return journal_error(
+            f"the journal {self.path} is damaged ({text}). Recover what it holds with "
+            f"`sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`, or move the "
+            f"state directory aside (`mv {self.dir} {self.dir}.damaged`) to start a new one")
+
+    def _q(self, sql: str, args=()) -> list:
+        """Rows of a query; a damaged database is a JournalError, not a traceback."""
+        try:
+            with self.lock:
+                return self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _w(self, sql: str, args=()) -> int:
+        """One write in its own transaction; the number of rows it changed."""
+        try:
+            with self.lock:
+                return self.db.execute(sql, args).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
 
     # --- schema ---------------------------------------------------------------------
 
-    def _migrate(self, path: str) -> None:
+    def _migrate(self) -> None:
         tables = {r[0] for r in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
@@ -160,15 +208,22 @@ class Journal:
                                   + f"INSERT INTO meta VALUES ('schema_version', "
                                   f"'{SCHEMA_VERSION}'); COMMIT;")
             return
-        version = int(self.db.execute(
-            "SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise sqlite3.DatabaseError("it has no schema version")
+        version = int(row[0])
         if version > SCHEMA_VERSION:
-            raise journal_error(f"the journal {path} has schema version {version}, newer than "
-                                f"this wlisp understands ({SCHEMA_VERSION}); upgrade wlisp to "
-                                "read it", "W0802")
+            raise journal_error(f"the journal {self.path} has schema version {version}, newer "
+                                f"than this wlisp understands ({SCHEMA_VERSION}); upgrade "
+                                "wlisp to read it", "W0802")
         for v in range(version, SCHEMA_VERSION):
             self.db.executescript("BEGIN;" + _MIGRATIONS[v] + f"UPDATE meta SET value="
                                   f"'{v + 1}' WHERE key='schema_version'; COMMIT;")
+
+    def _check_integrity(self) -> None:
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("integrity check: " + "; ".join(problems))
 
     # --- runs -----------------------------------------------------------------------
 
@@ -178,95 +233,117 @@ class Journal:
         check_run_id(run_id)
         now = time.time()
         try:
-            self.db.execute(
-                "INSERT INTO runs (id, workflow, status, spec, inputs, executor, digest, source,"
-                " created, updated, parent, budget, lease_pid, lease_host, lease_time) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, workflow, "running", spec_json, json.dumps(inputs, default=str),
-                 json.dumps(executor) if executor else None, digest, source, now, now, parent,
-                 json.dumps(budget) if budget else None, os.getpid(), socket.gethostname(),
-                 now))
-        except sqlite3.IntegrityError:
-            raise journal_error(f"a run named `{run_id}` already exists in {self.dir}; "
-                                f"continue it with `wlisp resume {run_id}`", "W0803") from None
+            with self.lock, _transaction(self.db):
+                if self.db.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
+                    raise journal_error(f"a run named `{run_id}` already exists in {self.dir}; "
+                                        f"continue it with `wlisp resume {run_id}`", "W0803")
+                self.db.execute(
+                    "INSERT INTO runs (id, workflow, status, spec, inputs, executor, digest, "
+                    "source, created, updated, parent, budget, lease_pid, lease_host, "
+                    "lease_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (run_id, workflow, "running", repair_text(spec_json),
+                     repair_text(json.dumps(inputs, default=str)),
+                     json.dumps(executor) if executor else None, digest, source, now, now,
+                     parent, json.dumps(budget) if budget else None, os.getpid(),
+                     socket.gethostname(), now))
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
 
     def run(self, run_id: str) -> RunRow:
         """A run's row, its JSON columns decoded."""
         check_run_id(run_id)
-        row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is None:
-            known = [r[0] for r in self.db.execute(
-                "SELECT id FROM runs ORDER BY created DESC LIMIT 5")]
+        rows = self._q("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            known = [r[0] for r in self._q("SELECT id FROM runs ORDER BY created DESC LIMIT 5")]
             raise journal_error(f"no run `{run_id}` in {self.dir}"
                                 + (f"; recent runs: {', '.join(known)}" if known else ""),
                                 "W0804")
-        cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
-        data = dict(zip(cols, row, strict=True))
-        for key in _JSON_COLUMNS:
-            data[key] = json.loads(data[key]) if data[key] else _JSON_COLUMNS[key]
+        with self.lock:
+            cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
+        data = dict(zip(cols, rows[0], strict=True))
+        for key, unset in _JSON_COLUMNS.items():
+            data[key] = _json_or(data[key], unset)
         return RunRow(**data)
 
-    def take_lease(self, run_id: str) -> None:
-        """Claim a run for this process; refuse if a live process holds it."""
-        run = self.run(run_id)
-        pid, host, beat = run.lease_pid, run.lease_host, run.lease_time or 0
-        mine = pid == os.getpid() and host == socket.gethostname()
-        if pid and not mine and run.status == "running":
-            fresh = time.time() - beat < LEASE_STALE_AFTER
-            alive = host == socket.gethostname() and _pid_alive(pid)
-            if fresh and (alive or host != socket.gethostname()):
-                raise journal_error(f"run `{run_id}` is being executed by process {pid} on "
-                                    f"{host}; wait for it to finish, or stop it first",
-                                    "W0805")
-        self.db.execute("UPDATE runs SET lease_pid=?, lease_host=?, lease_time=?, status="
-                        "'running', updated=? WHERE id=?",
-                        (os.getpid(), socket.gethostname(), time.time(), time.time(), run_id))
+    def take_lease(self, run_id: str) -> list[dict]:
+        """Claim a run for this process, in one transaction: no other process can check
+        and claim in between. Refused while a live process holds it. Returns the process
+        groups a dead holder left running (to kill before its steps run again)."""
+        me, host, now = os.getpid(), socket.gethostname(), time.time()
+        try:
+            with self.lock, _transaction(self.db):
+                run = self.run(run_id)
+                pid, holder, beat = run.lease_pid, run.lease_host, run.lease_time or 0
+                if pid and (pid, holder) != (me, host) and run.status == "running":
+                    fresh = now - beat < LEASE_STALE_AFTER
+                    alive = holder != host or _pid_alive(pid)
+                    if fresh and alive:
+                        raise journal_error(f"run `{run_id}` is being executed by process {pid}"
+                                            f" on {holder}; wait for it to finish, or stop it "
+                                            "first", "W0805")
+                self.db.execute("UPDATE runs SET lease_pid=?, lease_host=?, lease_time=?, "
+                                "status='running', updated=? WHERE id=?",
+                                (me, host, now, now, run_id))
+                left = [json.loads(r) for (r,) in self.db.execute(
+                    "SELECT record FROM processes WHERE run_id=?", (run_id,))]
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+        return left
+
+    def reap(self, run_id: str, left: list[dict]) -> int:
+        """Kill the process groups a dead holder of `run_id` left; how many processes."""
+        killed = sum(processes.kill_group(record) for record in left)
+        self._w("DELETE FROM processes WHERE run_id=?", (run_id,))
+        return killed
 
     def heartbeat(self, run_id: str) -> None:
-        self.writer.submit(self.db.execute, "UPDATE runs SET lease_time=? WHERE id=?",
-                           (time.time(), run_id))
+        self.commits.submit(self._w, "UPDATE runs SET lease_time=? WHERE id=?",
+                            (time.time(), run_id))
 
     def set_answers(self, run_id: str, answers: dict) -> None:
-        self.db.execute("UPDATE runs SET answers=? WHERE id=?", (json.dumps(answers), run_id))
+        self._w("UPDATE runs SET answers=? WHERE id=?", (json.dumps(answers), run_id))
 
     def set_budget(self, run_id: str, budget: dict) -> None:
-        self.db.execute("UPDATE runs SET budget=? WHERE id=?", (json.dumps(budget), run_id))
+        self._w("UPDATE runs SET budget=? WHERE id=?", (json.dumps(budget), run_id))
 
     def finish_run(self, run_id: str, result, records) -> None:
         """Final status, value (already JSON) and node records, in one transaction."""
         # spawns that ran are described by their step rows; record the rest (control
         # nodes, and spawns that were skipped, pruned, cancelled or reused)
-        rows = [(run_id, r.id, r.kind, r.status, json.dumps(r.to_dict(), default=str))
+        rows = [(run_id, r.id, r.kind, r.status,
+                 repair_text(json.dumps(r.to_dict(), default=str)))
                 for r in records.values()
                 if r.kind != "spawn" or r.status != "completed"
                 or r.data.get("reused", run_id) != run_id]
         now = time.time()
-        self.drain()
-        with _transaction(self.db):
-            self.db.execute(
-                "UPDATE runs SET status=?, finished=?, updated=?, error=?, value=?, usage=?, "
-                "lease_pid=NULL, lease_host=NULL, lease_time=NULL WHERE id=?",
-                (result.status, now, now, result.error,
-                 json.dumps(result.value, default=str), json.dumps(result.usage),
-                 run_id))
-            self.db.execute("DELETE FROM nodes WHERE run_id=?", (run_id,))
-            self.db.executemany("INSERT INTO nodes VALUES (?,?,?,?,?)", rows)
+        self.commits.drain()
+        try:
+            with self.lock, _transaction(self.db):
+                self.db.execute(
+                    "UPDATE runs SET status=?, finished=?, updated=?, error=?, value=?, usage=?,"
+                    " lease_pid=NULL, lease_host=NULL, lease_time=NULL WHERE id=?",
+                    (result.status, now, now, repair_text(result.error),
+                     repair_text(json.dumps(result.value, default=str)),
+                     json.dumps(result.usage), run_id))
+                self.db.execute("DELETE FROM nodes WHERE run_id=?", (run_id,))
+                self.db.executemany("INSERT INTO nodes VALUES (?,?,?,?,?)", rows)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    # --- reading --------------------------------------------------------------------
 
     def runs(self, limit: int = 50) -> list[dict]:
-        cur = self.db.execute(
+        rows = self._q(
             "SELECT r.id, r.workflow, r.status, r.created, r.finished, r.usage, r.parent, "
             "(SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id) FROM runs r "
             "ORDER BY r.created DESC LIMIT ?", (limit,))
-        out = []
-        for rid, wf, status, created, finished, usage, parent, steps in cur:
-            out.append({"id": rid, "workflow": wf, "status": status, "started": created,
-                        "finished": finished, "steps": steps,
-                        "cost": (json.loads(usage) if usage else {}).get("cost", 0.0),
-                        "parent": parent})
-        return out
+        return [{"id": rid, "workflow": wf, "status": status, "started": created,
+                 "finished": finished, "steps": steps,
+                 "cost": _json_or(usage, {}).get("cost", 0.0), "parent": parent}
+                for rid, wf, status, created, finished, usage, parent, steps in rows]
 
     def nodes(self, run_id: str) -> dict:
-        return {node: json.loads(rec) for node, rec in self.db.execute(
+        return {node: _json_or(rec, {}) for node, rec in self._q(
             "SELECT node, record FROM nodes WHERE run_id=? ORDER BY rowid", (run_id,))}
 
     def node_view(self, run_id: str) -> dict:
@@ -274,13 +351,13 @@ class Journal:
         other nodes from the records written when the run ended."""
         view: dict = {}
         for s in self.steps(run_id):
-            out = json.loads(s["outcome"])
+            out = _json_or(s["outcome"], {})
             info = {"status": s["status"], "kind": "spawn", "agent": out.get("agent"),
-                    "attempts": s["attempt"]}
+                    "attempts": s["attempt"], "outcome": out}
             if s["started"] and s["finished"]:
                 info["elapsed"] = round(s["finished"] - s["started"], 6)
             if s["usage"]:
-                info["usage"] = json.loads(s["usage"])
+                info["usage"] = _json_or(s["usage"], {})
             if not out.get("success"):
                 info["error"] = out.get("error") or out.get("output")
             view[s["node"]] = info
@@ -291,25 +368,27 @@ class Journal:
     def steps(self, run_id: str) -> list[dict]:
         cols = ("node", "attempt", "spec_hash", "status", "outcome", "started", "finished",
                 "usage", "static_node")
-        return [dict(zip(cols, r, strict=True)) for r in self.db.execute(
+        return [dict(zip(cols, r, strict=True)) for r in self._q(
             f"SELECT {', '.join(cols)} FROM steps WHERE run_id=? ORDER BY started, node, attempt",
             (run_id,))]
 
     def usage_so_far(self, run_id: str) -> tuple[int, int, float]:
+        """Steps, tokens and cost a run used so far (what it resumes its budget from);
+        a usage it cannot read counts as none."""
         steps = tokens = 0
         cost = 0.0
-        for (usage,) in self.db.execute("SELECT usage FROM steps WHERE run_id=?", (run_id,)):
+        for (usage,) in self._q("SELECT usage FROM steps WHERE run_id=?", (run_id,)):
             steps += 1
-            u = json.loads(usage) if usage else {}
-            tokens += int(u.get("input_tokens") or 0) + int(u.get("output_tokens") or 0)
-            cost += float(u.get("cost") or 0.0)
+            u = _json_or(usage, {})
+            tokens += _count(u.get("input_tokens")) + _count(u.get("output_tokens"))
+            cost += _count(u.get("cost"))
         return steps, tokens, cost
 
     def completed(self, run_ids) -> dict[str, tuple[str, str, str]]:
         """node -> (spec hash, outcome JSON, run) of the last completed attempt, for reuse."""
         out: dict = {}
         for run_id in run_ids:
-            for node, h, outcome in self.db.execute(
+            for node, h, outcome in self._q(
                     "SELECT node, spec_hash, outcome FROM steps WHERE run_id=? AND "
                     "status='completed' ORDER BY attempt", (run_id,)):
                 out.setdefault(run_id, {})[node] = (h, outcome, run_id)
@@ -318,86 +397,60 @@ class Journal:
             merged.update(out.get(run_id, {}))
         return merged
 
-    # --- steps, group-committed ---------------------------------------------------------
-
-    async def record_step(self, run_id: str, step: StepSpec, h: str, outcome: StepOutcome,
-                          started: float, finished: float) -> None:
-        """Journal one finished attempt; returns once it is committed."""
-        self.pending.append((run_id, step.task_id, step.attempt, h,
-                             "completed" if outcome.success else "failed",
-                             json.dumps(outcome.to_value(), ensure_ascii=False), started,
-                             finished, json.dumps(outcome.usage) if outcome.usage else None,
-                             (step.metadata or {}).get("node"), step.prompt, outcome.output))
-        batch = self.batch
-        if batch is None:  # the first completion of this tick schedules the commit
-            batch = self.batch = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._flush)
-        elif len(self.pending) >= GROUP_MAX:  # a big wave: commit now, bound what a crash loses
-            self._flush(wait=True)
-        await batch
-
-    def _flush(self, wait: bool = False) -> None:
-        """Hand the pending rows to the writer thread: the commit's fsync overlaps with
-        the steps still running, and the batch's waiters wake when it is durable.
-        `wait`: block until it is written (a full group: bound what a crash can lose)."""
-        rows, batch = self.pending, self.batch
-        self.pending, self.batch = [], None
-        if not rows:
-            return
-        loop = asyncio.get_running_loop()
-        job = self.writer.submit(self._write, rows, batch, loop)
-        if wait:
-            job.result()
-
-    def _write(self, rows, batch, loop) -> None:  # on the writer thread
-        try:
-            with _transaction(self.db):
-                self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    [r[:10] for r in rows])
-        except sqlite3.Error as exc:
-            loop.call_soon_threadsafe(_settle, batch, journal_error(
-                f"cannot write the journal: {exc}"))
-            return
-        loop.call_soon_threadsafe(_settle, batch, None)
-        self._write_logs(rows)
-
-    def drain(self) -> None:
-        """Wait until every handed-over batch is written (before reading or finishing)."""
-        self.writer.submit(lambda: None).result()
-
-    def _write_logs(self, rows) -> None:
-        """Every attempt's prompt and output, appended to the run's plain-text log
-        (`runs/RUN/steps.log`), off the event loop: one open per group commit."""
-        by_run: dict[str, list] = {}
-        for row in rows:
-            by_run.setdefault(row[0], []).append(row)
-        for run_id, items in by_run.items():
-            folder = os.path.join(self.dir, "runs", run_id)
-            os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, LOG_NAME), "a", encoding="utf-8") as f:
-                f.write("".join(
-                    f"{'=' * 78}\n# {node} (attempt {attempt}, {status})\n\n## prompt\n\n"
-                    f"{prompt}\n\n## output\n\n{output}\n\n"
-                    for _, node, attempt, _, status, _, _, _, _, _, prompt, output in items))
-
     def log_dir(self, run_id: str) -> str:
         return os.path.join(self.dir, "runs", check_run_id(run_id))
 
+    # --- steps and their processes (on the writer thread) -----------------------------
+
+    async def record_step(self, run_id: str, step, h: str, outcome, started: float,
+                          finished: float) -> None:
+        """Journal one finished attempt; returns once it is committed."""
+        await self.commits.add(step_row(run_id, step, h, outcome, started, finished))
+
+    def insert_steps(self, rows) -> None:
+        """Commit step rows and forget their processes (on the writer thread)."""
+        with self.lock, _transaction(self.db):
+            self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                rows)
+            self.db.executemany("DELETE FROM processes WHERE run_id=? AND node=? AND attempt=?",
+                                [r[:3] for r in rows])
+
+    def record_process(self, run_id: str, node: str, attempt: int, record: dict) -> None:
+        self.commits.submit(self._w, "INSERT OR REPLACE INTO processes VALUES (?,?,?,?,?)",
+                            (run_id, node, attempt or 1, record["pid"], json.dumps(record)))
+
+    def forget_process(self, run_id: str, node: str, attempt: int, pid: int) -> None:
+        self.commits.submit(self._w, "DELETE FROM processes WHERE run_id=? AND node=? AND "
+                            "attempt=? AND pid=?", (run_id, node, attempt or 1, pid))
+
+    def drain(self) -> None:
+        self.commits.drain()
+
     def close(self) -> None:
-        self.writer.shutdown(wait=True)
-        self.db.close()
+        self.commits.close()
+        with self.lock:
+            self.db.close()
 
 
-def _settle(batch: asyncio.Future, error) -> None:
-    if batch.done():
-        return
-    if error is None:
-        batch.set_result(None)
-    else:
-        batch.set_exception(error)
+def _json_or(text, unset):
+    """A JSON column's value; what it cannot be read as stays `unset`."""
+    if not text:
+        return unset
+    try:
+        return json.loads(text)
+    except ValueError:
+        return unset
+
+
+def _count(value) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) else 0
 
 
 class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK): takes the database's write lock first,
+    so what is checked inside cannot change before it is written."""
+
     def __init__(self, db):
         self.db = db
 

@@ -23,6 +23,8 @@ from ..ir.spec import WorkflowSpec
 from ..values.builtins import BuiltinError, to_json
 from .cancel import BudgetExhausted
 from .inputs import check_inputs
+from .journal import JournalError
+from .runner import run_sync
 from .scheduler import execute
 from .state import RunOptions, RunState
 
@@ -40,6 +42,7 @@ class RunResult:
     elapsed: float = 0.0
     gates: dict = field(default_factory=dict)
     reused: int = 0                  # steps taken from the journal instead of the executor
+    failed_node: str | None = None   # the node instance whose failure ended the run
     _nodes: dict | None = field(default=None, repr=False)
 
     @property
@@ -119,7 +122,7 @@ async def resume_async(run_id: str, executor, *, store: str, budget: dict | None
     journal = Journal(store, create=False)
     try:
         run = journal.run(run_id)
-        journal.take_lease(run_id)
+        journal.reap(run_id, journal.take_lease(run_id))  # what a dead holder left running
         spec = WorkflowSpec.from_json(run.spec, validate=False)  # written by us
         spec.budget = {**(spec.budget or {}), **run.budget, **(budget or {})}
         if budget:
@@ -159,18 +162,24 @@ async def _supervise(state: RunState) -> RunResult:
     t0 = state.clock.now()
     try:
         with _gentle_gc():
-            status, value, error = await _outcome(state)
+            status, value, error, failed = await _outcome(state)
     except asyncio.CancelledError:  # from outside (Ctrl-C): record, close, pass it on
         state.cancel_unfinished("cancelled")
         _close(state, heartbeat, RunResult("cancelled", None, state.run_id, state.records,
                                            "cancelled"))
+        raise
+    except JournalError as err:  # the journal failed: stop loudly, keep what it holds
+        state.cancel_unfinished("the journal failed")
+        with contextlib.suppress(JournalError):
+            _close(state, heartbeat, RunResult("failed", None, state.run_id, state.records,
+                                               err.diagnostics[0].message))
         raise
     state.cancel_unfinished(error or "cancelled")
     if state.gates and status in ("completed", "failed") and not _real_failure(state):
         status, error = "paused", "waiting for a human answer"
     result = RunResult(status, value if status == "completed" else None, state.run_id,
                        state.records, error, state.budget.used(), state.clock.now() - t0,
-                       dict(state.gates), state.reused)
+                       dict(state.gates), state.reused, failed if status == "failed" else None)
     _close(state, heartbeat, result)
     if events is not None:
         events.emit(Event("run_finished", spec.name, time=state.now(), message=error,
@@ -179,25 +188,39 @@ async def _supervise(state: RunState) -> RunResult:
     return result
 
 
-async def _outcome(state: RunState) -> tuple[str, object, str | None]:
-    """(status, value, error) of running the workflow inside the run's scope."""
+async def _outcome(state: RunState) -> tuple[str, object, str | None, str | None]:
+    """(status, value, error, failed node) of running the workflow in the run's scope."""
     res = None
     try:
         with state.scope:
             res = await execute(state)
-    except (BudgetExhausted, BaseExceptionGroup) as exc:
+    except (BudgetExhausted, JournalError, BaseExceptionGroup) as exc:
+        journal_failure = _find(exc, JournalError)
+        if journal_failure is not None:
+            raise journal_failure from None
         found = _find(exc, BudgetExhausted)
         if found is None:
             raise
-        return "budget_exhausted", None, found.what
+        return "budget_exhausted", None, found.what, None
     if state.scope.reason is not None:  # the scope's deadline: the wall-clock budget
-        return "budget_exhausted", None, state.scope.reason.what
+        return "budget_exhausted", None, state.scope.reason.what, None
     if not res.ok:
-        return "failed", None, res.error
+        return "failed", None, _located(res), res.failed_node and res.failed_node.id
     try:
-        return "completed", to_json(res.value), None
+        return "completed", to_json(res.value), None, None
     except BuiltinError as exc:  # a value without a JSON form
-        return "failed", None, str(exc)
+        return "failed", None, f"the result of workflow `{state.spec.name}`: {exc}", None
+
+
+def _located(res) -> str:
+    """The run's error, naming the node that failed and where it is in the source."""
+    rec = res.failed_node
+    if rec is None or (res.error or "").startswith(f"`{rec.id}`"):
+        return res.error
+    where = f"{rec.span.file}:{rec.span.line}:{rec.span.col}: " if rec.span else ""
+    if where and (res.error or "").startswith(where):
+        return res.error
+    return f"{where}`{rec.id}` {rec.status}: {res.error}"
 
 
 async def _heartbeat(journal, run_id: str, every: float = 5.0) -> None:
@@ -232,10 +255,11 @@ def _real_failure(state: RunState) -> bool:
 
 
 def run(spec: WorkflowSpec, executor, inputs: dict | None = None, **options) -> RunResult:
-    """Synchronous wrapper around `run_async`."""
-    return asyncio.run(run_async(spec, executor, inputs, **options))
+    """Synchronous wrapper around `run_async` (Ctrl-C cancels the run, as with
+    `asyncio.run`; an executor that ignores cancellation cannot keep it from returning)."""
+    return run_sync(run_async(spec, executor, inputs, **options))
 
 
 def resume(run_id: str, executor, **options) -> RunResult:
     """Synchronous wrapper around `resume_async`."""
-    return asyncio.run(resume_async(run_id, executor, **options))
+    return run_sync(resume_async(run_id, executor, **options))

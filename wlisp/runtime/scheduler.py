@@ -118,7 +118,8 @@ class Scheduler:
         try:
             return GraphResult(True, plan.result(scope))
         except ExprError as exc:
-            return GraphResult(False, None, f"result of `{ip or sp}`: {exc}")
+            owner = f"`{ip or sp}`" if ip or sp else f"workflow `{self.spec.name}`"
+            return GraphResult(False, None, f"the result of {owner}: {exc}")
 
     def graph_failure(self, rec: NodeRecord) -> GraphResult:
         return GraphResult(False, rec.value if rec.kind == "spawn" else None,

@@ -77,6 +77,24 @@ class NodeRecord:
         return out
 
 
+class StepEvents:
+    """The event sink executors get: the process groups they report go to the journal
+    (so that a later holder of the run can kill what a dead one left running), and
+    every event goes on to the run's own sink."""
+
+    def __init__(self, journal, run_id: str, sink: EventSink | None):
+        self.journal, self.run_id, self.sink = journal, run_id, sink
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "process_started":
+            self.journal.record_process(self.run_id, event.node, event.attempt, event.data)
+        elif event.kind == "process_ended":
+            self.journal.forget_process(self.run_id, event.node, event.attempt,
+                                        event.data.get("pid"))
+        if self.sink is not None:
+            self.sink.emit(event)
+
+
 class RunState:
     """Everything one run shares across its nodes, built complete before it starts."""
 
@@ -92,6 +110,8 @@ class RunState:
         self.answers = options.answers
         self.clock = options.clock
         self.journal = journal
+        self.step_events = self.sink if journal is None else StepEvents(journal, run_id,
+                                                                        self.sink)
         self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}

@@ -190,8 +190,9 @@ def check_structured(out: StepOutcome, schema: dict) -> tuple[StepOutcome, list[
 
 
 async def call_executor(state: RunState, step: StepSpec) -> StepOutcome:
-    """Call the executor; a raise, a hang past the deadline, garbage or an answer for
-    another task becomes a labelled failed outcome for this step only.
+    """Call the executor; a raise, a hang past the deadline, garbage, a malformed
+    outcome or an answer for another task becomes a labelled failed outcome for this
+    step only; text that cannot be stored is repaired.
 
     The step's deadline is its `:timeout`; the run's scope (the wall-clock budget)
     may end sooner, and the executor is told the time it really has."""
@@ -203,9 +204,9 @@ async def call_executor(state: RunState, step: StepSpec) -> StepOutcome:
             own = None  # the run's deadline comes first: the run scope ends this step
     try:
         if own is None:  # the common case: no deadline of its own, no extra task
-            out = await state.executor.execute_step(step, state.sink)
+            out = await state.executor.execute_step(step, state.step_events)
         else:
-            finished, out = await within(state.executor.execute_step(step, state.sink), own,
+            finished, out = await within(state.executor.execute_step(step, state.step_events), own,
                                          state.clock)
             if not finished:
                 return StepOutcome.failed(step.task_id, step.agent,
@@ -227,7 +228,10 @@ async def call_executor(state: RunState, step: StepSpec) -> StepOutcome:
     if out.task_id != step.task_id:
         return StepOutcome.failed(step.task_id, step.agent, f"executor answered for task "
                                   f"`{out.task_id}` instead of `{step.task_id}`")
-    return out
+    problem = out.problem()
+    if problem is not None:
+        return StepOutcome.failed(step.task_id, step.agent, f"executor returned {problem}")
+    return out.repaired()
 
 
 def _retried(state, rec, why) -> None:
