@@ -53,7 +53,7 @@ def error_of(path):
 
 def the_key_at(text, span):
     """The text the span covers."""
-    line = text.splitlines()[span.line - 1]
+    line = text.split("\n")[span.line - 1]
     assert span.end_line == span.line
     return line[span.col - 1:span.end_col - 1]
 
@@ -129,6 +129,18 @@ def test_each_rule_is_reported_at_its_key(tmp_path, text, line, covered, words):
     d = error_of(path)[0]
     assert d.code == "W0901" and words in d.message, d.message
     assert d.span.line == line and the_key_at(text, d.span) == covered, d.span
+
+
+def test_keys_are_found_past_comments_strings_and_crlf(tmp_path):
+    text = ('# a comment with [brackets] and key = "value"\r\n'
+            '[executors."c"]  # the header\r\n'
+            'type = \'command\'\r\n'
+            'argv = [\'p # not a comment ]\', """multi\r\nline "quoted" ]""", \'\'\'raw\r\n\'\'\']\r\n'
+            'env = {\tA = "x=}", "B.c" = "${HOME}" }\r\n'
+            '\ttimeout\t=\t-1 # negative\r\n')
+    d = error_of(write(tmp_path, text))[0]
+    assert "`executors.c.timeout` must be a number > 0" in d.message
+    assert (d.span.line, d.span.col, d.span.end_col) == (8, 2, 9)
 
 
 def test_every_mistake_in_a_file_is_reported_in_order(tmp_path):
@@ -356,9 +368,51 @@ def paths(value, prefix=()):
 def test_every_key_and_element_of_a_random_document_is_located(doc):
     text = toml_document(doc)
     found = KeySpans("wlisp.toml", text).spans
-    lines = text.splitlines()
+    lines = text.split("\n")
     for path in paths(tomllib.loads(text)):
         span = found[path]
         covered = lines[span.line - 1][span.col - 1:span.end_col - 1]
         if isinstance(path[-1], str):  # a key: its text ends with its name (maybe quoted)
             assert covered.endswith((path[-1], json.dumps(path[-1]))), (path, covered)
+
+
+# --- the docs say what the schema does ---------------------------------------------------
+
+DOC = os.path.join(ROOT, "docs", "executors.md")
+
+
+def doc_blocks(lang):
+    import re
+
+    fences = re.findall(r"^```(\w*)\n(.*?)^```", open(DOC, encoding="utf-8").read(), re.S | re.M)
+    return [code for kind, code in fences if kind == lang]
+
+
+def test_the_documented_files_load(tmp_path):
+    (tmp_path / "answers.toml").write_text('[[answer]]\noutput = "ok"\n')
+    toml_blocks = doc_blocks("toml")
+    assert len(toml_blocks) >= 2
+    for text in toml_blocks:
+        load_config(write(tmp_path, text))
+
+
+def test_the_rules_table_lists_every_key_of_the_schema():
+    rows = [line.split("|")[1:3] for line in open(DOC, encoding="utf-8")
+            if line.startswith("| `") or line.startswith("| every type")]
+    documented = {(kind.strip(" `"), key.strip(" `")) for kind, keys in rows
+                  for key in keys.split(",")}
+    schema = {(kind, key) for kind, s in PROFILE_SCHEMAS.items() for key in s["properties"]
+              if key not in ("type", "concurrency")} | {("every type", "concurrency")}
+    assert documented == schema
+
+
+def test_the_documented_diagnostic_is_what_wlisp_prints(tmp_path, monkeypatch):
+    from wlisp.errors import Sources, render
+
+    shown = next(b for b in doc_blocks("") if "error[W0901]" in b)
+    text = COMMAND + 'timeout = "abc"\n'
+    write(tmp_path, text)
+    monkeypatch.chdir(tmp_path)
+    sources = Sources()
+    sources.add("wlisp.toml", text)
+    assert render(error_of("wlisp.toml")[0], sources) + "\n" == shown
