@@ -176,7 +176,8 @@ def load_config(path: str | None) -> Config:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
-        raise _error(path, None, f"cannot read: {exc.strerror}") from None
+        raise WlispError(Diagnostic("W0901", f"{os.path.basename(path)}: cannot read: "
+                                    f"{exc.strerror}")) from None
     text = raw.decode("utf-8", "replace")
     try:
         data = tomllib.loads(text)
@@ -451,12 +452,6 @@ class KeySpans:
                 self.i = m.end()
                 return
         raise ValueError("not a string")
-
-
-def _error(path: str, span: Span | None, message: str) -> WlispError:
-    if span is not None:
-        span = Span(path, span.line, span.col, span.end_line, span.end_col)
-    return WlispError(Diagnostic("W0901", f"{os.path.basename(path)}: {message}", span))
 
 
 def expand_env(value: str, where: str) -> str:
