@@ -35,6 +35,8 @@ class ChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do: clients reuse
+
             def log_message(self, *args):
                 pass
 

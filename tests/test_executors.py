@@ -168,3 +168,32 @@ def test_unknown_executor_name_is_a_usage_error(tmp_path):
     with pytest.raises(WlispError, match="unknown executor `clade`"):
         make_executor("clade", config=load_config(write(tmp_path, '[executors.claude]\n'
                                                         'type = "mock"\n')))
+
+
+@pytest.mark.parametrize("rule, key", [
+    (5, "answer #1"), ("output", "answer #1"), ({"delay": "slow"}, "`delay`"),
+    ({"delay": -1}, "`delay`"), ({"times": "x"}, "`times`"), ({"times": 1.5}, "`times`"),
+    ({"prompt": 5}, "`prompt`"), ({"node": ["a"]}, "`node`"), ({"agent": 1}, "`agent`"),
+    ({"fail": True}, "`fail`"), ({"transient": "yes"}, "`transient`"),
+    ({"usage": {"input_tokens": "many"}}, "`usage.input_tokens`"),
+    ({"usage": {"cost": -1}}, "`usage.cost`"), ({"usage": 3}, "`usage`"),
+    ({"outputs": "one"}, "`outputs`"), ({"outputs": []}, "`outputs`"),
+])
+def test_a_scripted_rule_with_a_wrong_value_is_w0702_naming_the_key(rule, key):
+    from wlisp.executors.scripted import ScriptedExecutor
+
+    with pytest.raises(WlispError) as info:
+        ScriptedExecutor([{"output": "fine"}, rule] if key != "answer #1" else [rule],
+                         source="a.toml")
+    d = info.value.diagnostics[0]
+    assert d.code == "W0702" and key in d.message, d.message
+    assert ("answer #1" if key == "answer #1" else "answer #2") in d.message
+
+
+def test_a_scripted_record_must_be_a_file_name(tmp_path):
+    from wlisp.executors.scripted import ScriptedExecutor
+
+    path = tmp_path / "a.toml"
+    path.write_text('record = 5\n[[answer]]\noutput = "x"\n')
+    with pytest.raises(WlispError, match="`record` must be a file name"):
+        ScriptedExecutor.from_file(str(path))

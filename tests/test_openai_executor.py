@@ -1,12 +1,13 @@
 """The openai executor through the real SDK against a real HTTP server on loopback."""
 
+import asyncio
 import json
 import sys
 
 import pytest
 
 from wlisp.lang.api import compile
-from wlisp.runtime import run
+from wlisp.runtime import run, run_async
 
 from .chat_server import ChatServer, completion
 
@@ -129,3 +130,44 @@ def test_token_and_cost_budgets_use_real_usage(server):
     res = run(spec, executor(server), {})
     assert res.status == "budget_exhausted" and "token budget of 150" in res.error
     assert len(server.requests) == 2
+
+
+def test_one_executor_serves_consecutive_runs_each_on_its_own_loop(server):
+    server.replies = [completion("first"), completion("second"), completion("third")]
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "x" :retries 0))')
+    ex = executor(server)
+    for expected in ("first", "second", "third"):
+        res = run(spec, ex, {})
+        assert res.status == "completed", res.error or res.nodes
+        assert res.value["output"] == expected
+
+
+def test_clients_made_per_run_are_closed_when_the_run_ends(server, monkeypatch):
+    made = []
+
+    class Recorded(openai.AsyncOpenAI):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(openai, "AsyncOpenAI", Recorded)
+    spec = compile('(defagent a) (defworkflow main [] [(spawn a "x") (spawn a "y")])')
+    ex = executor(server)
+    for _ in range(2):
+        assert run(spec, ex, {}).status == "completed"
+    assert len(made) == 2  # one per run (two steps each), never one across runs
+    assert all(client.is_closed() for client in made)
+
+
+def test_a_client_given_by_the_caller_is_used_and_left_open(server):
+    spec = compile('(defagent a) (defworkflow main [] (spawn a "x"))')
+
+    async def main():  # the caller's client lives in the caller's loop; the caller closes it
+        async with openai.AsyncOpenAI(base_url=server.url, api_key="sk-given",
+                                      max_retries=0) as client:
+            res = await run_async(spec, OpenAIExecutor(client=client, model="m"), {})
+            assert not client.is_closed()
+        return res
+
+    assert asyncio.run(main()).status == "completed"
+    assert server.requests[0]["auth"] == "Bearer sk-given"

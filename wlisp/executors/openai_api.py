@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import weakref
 
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
@@ -27,6 +28,12 @@ _HOLE = re.compile(r"\{([^{}]+)\}")
 
 
 class OpenAIExecutor:
+    """Steps through chat completions. Without `client` it makes an
+    `openai.AsyncOpenAI` per event loop and closes it when that loop shuts
+    down, so one executor serves any number of `wlisp.run` calls. A `client`
+    given by the caller is used as is and never closed: its connections belong
+    to one event loop, so the caller uses it within that loop and closes it."""
+
     def __init__(self, *, name: str = "openai", base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", model: str | None = None,
                  prices: dict | None = None, timeout: float = 120.0, tool_timeout: float = 60.0,
@@ -39,16 +46,36 @@ class OpenAIExecutor:
                                         "package: pip install 'wlisp[openai]'")) from None
         self.openai = openai
         key = os.environ.get(api_key_env) if api_key_env else None
-        if api_key_env and key is None and base_url is None:
+        if client is None and api_key_env and key is None and base_url is None:
             raise WlispError(Diagnostic("W0902", f"executor `{name}`: environment variable "
                                         f"`{api_key_env}` is not set"))
-        self.client = client or openai.AsyncOpenAI(base_url=base_url, api_key=key or "none",
-                                                   timeout=timeout, max_retries=0)
+        self.client = client  # the caller's: used on every loop, never closed here
+        self._client_args = {"base_url": base_url, "api_key": key or "none",
+                             "timeout": timeout, "max_retries": 0}
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.name, self.model, self.prices = name, model, prices or {}
         self.tool_timeout, self.max_iterations = tool_timeout, max_iterations
         self.structured = structured
         self.temperature = temperature
         self.concurrency_hint = concurrency
+
+    async def _client(self):
+        """The caller's client, else one of ours for the running event loop.
+
+        An `AsyncOpenAI` client's connections belong to the loop that opened
+        them, and `wlisp.run` starts a loop per run: sharing one client across
+        loops fails with "Event loop is closed". Ours are made per loop and
+        closed when `asyncio.run` shuts that loop down."""
+        if self.client is not None:
+            return self.client
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        if entry is None:
+            client = self.openai.AsyncOpenAI(**self._client_args)
+            closer = _closing(client, lambda: self._clients.pop(loop, None))
+            entry = self._clients[loop] = (client, closer)  # (which keeps `closer` alive)
+            await anext(closer)  # its first step: the loop now closes it at shutdown
+        return entry[0]
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
         model = spec.model or self.model
@@ -113,7 +140,7 @@ class OpenAIExecutor:
             kwargs["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "answer", "schema": schema}}
             try:
-                return await self.client.chat.completions.create(**kwargs)
+                return await (await self._client()).chat.completions.create(**kwargs)
             except self.openai.BadRequestError as exc:
                 if "response_format" not in str(exc) and "json_schema" not in str(exc):
                     raise
@@ -126,7 +153,7 @@ class OpenAIExecutor:
             kwargs.pop("response_format", None)
             if self.structured == "json_object":
                 kwargs["response_format"] = {"type": "json_object"}
-        return await self.client.chat.completions.create(**kwargs)
+        return await (await self._client()).chat.completions.create(**kwargs)
 
     def _count(self, resp, model, usage) -> None:
         u = getattr(resp, "usage", None)
@@ -184,6 +211,18 @@ class OpenAIExecutor:
         out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
         out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
         return out
+
+
+async def _closing(client, forget):
+    """Closes `client` (and forgets it) when the event loop that runs this async
+    generator shuts down: a loop closes its unfinished async generators then
+    (`asyncio.run` does, via `shutdown_asyncgens`), the one "this loop is
+    ending" hook asyncio offers."""
+    try:
+        yield
+    finally:
+        forget()
+        await client.close()
 
 
 def _arg(value) -> str:

@@ -18,7 +18,8 @@ from .config import Config
 
 
 def build_profile(config: Config, name: str, answers: str | None = None):
-    """One executor from a `[executors.NAME]` table (or a built-in name)."""
+    """One executor from a `[executors.NAME]` table (or a built-in name). The table
+    passed `load_config`'s schema, so its values have the types the executors take."""
     prof = config.profiles.get(name)
     if prof is None:
         if name == "mock":
@@ -37,7 +38,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
     if kind == "mock":
         from .mock import MockExecutor
 
-        return MockExecutor(latency=float(opts.get("latency", 0.0)), **extra)
+        return MockExecutor(latency=opts.get("latency", 0), **extra)
     if kind == "scripted":
         from .scripted import ScriptedExecutor
 
@@ -50,7 +51,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
     if kind == "command":
         from .command import CommandExecutor
 
-        if opts.get("cwd"):
+        if "cwd" in opts:  # load_config saw that it exists
             opts["cwd"] = os.path.join(config.base_dir, opts["cwd"])
         return CommandExecutor(opts.pop("argv"), name=name, **opts,
                                **({"concurrency": conc} if conc else {}))

@@ -30,17 +30,49 @@ import re
 
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
+from .config import dotted, shown, validator_class
 
-RULE_KEYS = {"node", "agent", "prompt", "output", "outputs", "structured", "fail", "transient",
-             "usage", "delay", "times"}
+
+def _rule(words: str, **schema) -> dict:
+    return {**schema, "description": words}
+
+
+_AMOUNT = _rule("a number >= 0", type="number", minimum=0)
+_COUNT = _rule("an integer >= 0", type="integer", minimum=0)
+RULE_SCHEMA = {  # what each key of an answer holds, in words for the diagnostics
+    **_rule("a table of answer keys (node, agent, prompt, output, ...)", type="object"),
+    "properties": {
+        "node": _rule("a glob over node ids (a string)", type="string"),
+        "agent": _rule("an agent's name (a string)", type="string"),
+        "prompt": _rule("a regex (a string)", type="string"),
+        "output": {}, "structured": {},
+        "outputs": _rule("a non-empty list of answers", type="array", minItems=1),
+        "fail": _rule("the failure's message (a string)", type="string"),
+        "transient": _rule("true or false", type="boolean"),
+        "usage": _rule("a table { input_tokens = N, output_tokens = N, cost = N }",
+                       type="object", additionalProperties=False, properties={
+                           "input_tokens": _COUNT, "output_tokens": _COUNT, "cost": _AMOUNT}),
+        "delay": _rule("a number >= 0 (seconds)", type="number", minimum=0),
+        "times": _COUNT}}
+RULE_KEYS = set(RULE_SCHEMA["properties"])
+
+
+def _check(data, where: str) -> None:
+    """The answer's keys and the types of their values, as W0702 diagnostics."""
+    unknown = set(data) - RULE_KEYS if isinstance(data, dict) else set()
+    if unknown:
+        raise _bad(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+                   + ", ".join(sorted(RULE_KEYS)))
+    err = next(validator_class()(RULE_SCHEMA).iter_errors(data), None)
+    if err is not None:
+        name = dotted(err.absolute_path)
+        raise _bad(where, (f"`{name}` must be " if name else "an answer must be ")
+                   + f"{err.schema['description']}, got {shown(err.instance)}")
 
 
 class Rule:
     def __init__(self, data: dict, where: str):
-        unknown = set(data) - RULE_KEYS
-        if unknown:
-            raise _bad(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: "
-                       + ", ".join(sorted(RULE_KEYS)))
+        _check(data, where)
         self.node = data.get("node")
         self.agent = data.get("agent")
         try:
@@ -48,14 +80,12 @@ class Rule:
         except re.error as exc:
             raise _bad(where, f"`prompt` is not a valid regex: {exc}") from None
         outputs = data.get("outputs")
-        if outputs is not None and (not isinstance(outputs, list) or not outputs):
-            raise _bad(where, "`outputs` must be a non-empty list")
         self.outputs = outputs if outputs is not None else [data.get("output", "")]
         self.structured = data.get("structured")
         self.fail = data.get("fail")
-        self.transient = bool(data.get("transient"))
+        self.transient = data.get("transient", False)
         self.usage = data.get("usage")
-        self.delay = float(data.get("delay") or 0)
+        self.delay = data.get("delay", 0)
         self.times = data.get("times")
         self.used = 0
 
@@ -111,6 +141,8 @@ class ScriptedExecutor:
             raise _bad(path, "expected a list of answers (`[[answer]]` tables in TOML, "
                        "`answers: [...]` in YAML/JSON)")
         record = data.get("record") if isinstance(data, dict) else None
+        if record is not None and not isinstance(record, str):
+            raise _bad(path, f"`record` must be a file name (a string), got {shown(record)}")
         if record:
             record = os.path.join(os.path.dirname(os.path.abspath(path)), record)
         return cls(rules, source=path, record=record, **kw)
