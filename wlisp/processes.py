@@ -17,6 +17,7 @@ whole group ended and a new session leader took the same pid in between).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -82,6 +83,15 @@ def kill_group(record: dict) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     return len(pids)
+
+
+async def reap(proc) -> None:
+    """Collect an asyncio subprocess just killed, so that its exit is not reported to
+    an event loop that has closed by then."""
+    import asyncio
+
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+        await asyncio.wait_for(proc.wait(), 5)
 
 
 def kill_pgid(pgid: int) -> None:

@@ -16,7 +16,6 @@ prints a JSON envelope (`{"result": ..., "usage": {...}}`, as `claude -p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import tempfile
@@ -98,7 +97,7 @@ class CommandExecutor:
                 # background children a finished one left behind
                 processes.kill_pgid(proc.pid)
                 if proc.returncode is None:
-                    await _reap(proc)
+                    await processes.reap(proc)
                 _report(events, "process_ended", spec, {"pid": proc.pid})
             if proc.returncode != 0:
                 tail = err.decode("utf-8", "replace")[-STDERR_TAIL:]
@@ -139,12 +138,6 @@ class CommandExecutor:
         return StepOutcome(task_id=spec.task_id, session_id=f"cmd-{spec.task_id}",
                            agent=spec.agent, output=text, success=True, usage=usage,
                            finish_reason="stop")
-
-
-async def _reap(proc) -> None:
-    """Collect a process just killed, so that no exit is reported to a closed loop."""
-    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-        await asyncio.wait_for(proc.wait(), 5)
 
 
 def _report(events, kind: str, spec: StepSpec, data: dict | None) -> None:

@@ -17,9 +17,9 @@ import asyncio
 import json
 import os
 import re
-import signal
 import weakref
 
+from .. import processes
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
 
@@ -187,18 +187,18 @@ class OpenAIExecutor:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=processes.parent_death_hook())
         except OSError as exc:
             return json.dumps({"error": f"cannot run `{argv[0]}`: {exc.strerror or exc}"})
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.tool_timeout)
         except TimeoutError:
-            _killpg(proc)
-            await proc.wait()
             return json.dumps({"error": f"`{name}` timed out after {self.tool_timeout}s"})
-        except asyncio.CancelledError:
-            _killpg(proc)
-            raise
+        finally:  # the tool's whole process group goes, whatever happened
+            processes.kill_pgid(proc.pid)
+            if proc.returncode is None:
+                await processes.reap(proc)
         text = out.decode("utf-8", "replace")[:TOOL_OUTPUT_LIMIT]
         if proc.returncode != 0:
             return json.dumps({"error": f"`{name}` exited with {proc.returncode}",
@@ -232,10 +232,3 @@ def _arg(value) -> str:
 def _brief(exc) -> str:
     text = str(exc)
     return text if len(text) < 300 else text[:300] + "…"
-
-
-def _killpg(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
