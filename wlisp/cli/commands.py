@@ -262,9 +262,10 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
 def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
                state_dir, as_json, quiet) -> None:
     """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
+    from ..errors import usage_error
     from ..runtime import resume_async
     from ..runtime.budget import parse_budget
-    from ..runtime.gates import gate_answers
+    from ..runtime.gates import gate_answers, waiting_gates, waiting_message
     from ..runtime.journal import Journal, default_state_dir
 
     store = state_dir or default_state_dir()
@@ -273,6 +274,8 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
         journal = Journal(store, create=False)
         try:
             run = journal.run(run_id)
+            if run.status == "paused" and not answer:
+                raise usage_error(waiting_message(run_id, waiting_gates(journal, run_id)))
             given = gate_answers(journal, run_id, answer)
         finally:
             journal.close()

@@ -22,6 +22,7 @@ from ..errors import usage_error
 from ..ir.spec import WorkflowSpec
 from ..values.builtins import BuiltinError, to_json
 from .cancel import BudgetExhausted
+from .gates import check_answer, waiting_gates
 from .inputs import check_inputs
 from .journal import JournalError
 from .runner import run_sync
@@ -122,6 +123,9 @@ async def resume_async(run_id: str, executor, *, store: str, budget: dict | None
     journal = Journal(store, create=False)
     try:
         run = journal.run(run_id)
+        gates = waiting_gates(journal, run_id)
+        for gate, value in opts.answers.items():  # each answer must fit its gate's type
+            check_answer(gate, value, gates.get(gate))
         journal.reap(run_id, journal.take_lease(run_id))  # what a dead holder left running
         spec = WorkflowSpec.from_json(run.spec, validate=False)  # written by us
         spec.budget = {**(spec.budget or {}), **run.budget, **(budget or {})}

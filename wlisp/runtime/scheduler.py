@@ -72,6 +72,15 @@ class GraphResult:
     def __init__(self, ok, value=None, error=None, failed_node=None):
         self.ok, self.value, self.error, self.failed_node = ok, value, error, failed_node
 
+    @property
+    def paused(self) -> bool:
+        """It did not fail: it waits at a human gate (its owner waits too)."""
+        return self.failed_node is not None and self.failed_node.status == "paused"
+
+    def outcome(self, error: str | None = None):
+        """(status, value, error) of an owner node whose nested graph did not finish."""
+        return ("paused" if self.paused else "failed"), self.value, error or self.error
+
 
 class Scheduler:
     def __init__(self, state: RunState):
@@ -206,6 +215,10 @@ class Scheduler:
             return "completed", answers[inst], None
         prompt = B.render(np.expr("prompt")(scope))
         self.state.gates[inst] = prompt
+        returns = np.node.returns
+        expects = self.spec.schemas.get(returns) if isinstance(returns, str) else returns
+        if expects is not None:  # what `wlisp resume --answer` is checked against
+            rec.data["expects"] = expects
         return "paused", None, f"waiting for a human answer: {prompt}"
 
     async def _loop(self, np, scope, inst, rec):
@@ -219,7 +232,7 @@ class Scheduler:
                                        f"{inst}@{k}")
             if not res.ok:
                 scope.values[info_key(node.id)] = {"iterations": k, "stopped": "failed"}
-                return "failed", res.value, f"iteration {k}: {res.error}"
+                return res.outcome(f"iteration {k}: {res.error}")
             value = res.value
             if until is not None and B.truthy(until([value])):
                 stopped = "until"
@@ -255,7 +268,7 @@ class Scheduler:
                                      f"{_show(label)}")
         res = await self.run_graph(chosen, scope.child(), node.id, inst)
         if not res.ok:
-            return "failed", res.value, res.error
+            return res.outcome()
         return "completed", res.value, None
 
     async def _map(self, np, scope, inst, rec):
@@ -276,7 +289,7 @@ class Scheduler:
             results = await bounded(self.run_graph, jobs, node.limit)
         bad = next((r for r in results if not r.ok), None)
         if bad is not None:
-            return "failed", None, bad.error
+            return bad.outcome()[0], None, bad.error
         return "completed", [r.value for r in results], None
 
     def items(self, np, scope, what: str):
@@ -306,6 +319,8 @@ class Scheduler:
                 if node.chains is None:
                     values[item_key] = item
                 res = await self.run_graph(g, base.child(values), sp, ip)
+                if res.paused:
+                    waiting.append(res)
                 if not res.ok:
                     return res.value  # a failed step stops its chain; its outcome is the value
                 if res.value is None:
@@ -313,13 +328,19 @@ class Scheduler:
                 last = res.value
             return last
 
-        return "completed", await bounded(chain, chains, node.limit), None
+        waiting: list = []  # chains stopped at a human gate: the pipeline waits with them
+        values = await bounded(chain, chains, node.limit)
+        if waiting:
+            return waiting[0].outcome()
+        return "completed", values, None
 
     async def _try(self, np, scope, inst, rec):
         node = np.node
         res = await self.run_graph(node.body, scope.child(), node.id, inst)
         if res.ok:
             return "completed", res.value, None
+        if res.paused:  # waiting is not failing: nothing to catch yet
+            return res.outcome()
         if node.catch is None:
             return "completed", None, None
         err = {"message": res.error or "failed",
@@ -327,7 +348,7 @@ class Scheduler:
         caught = await self.run_graph(node.catch, scope.child({var_key(node.id, node.var): err}),
                                       node.id, inst)
         if not caught.ok:
-            return "failed", caught.value, caught.error
+            return caught.outcome()
         return "completed", caught.value, None
 
     async def _tournament(self, np, scope, inst, rec):
