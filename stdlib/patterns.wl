@@ -42,15 +42,16 @@
 ; --- schemas -------------------------------------------------------------------
 
 ; The seed's verdict: did the work pass, how good is it (0..1), what to change,
-; and a score per criterion.
+; and (optionally) a score per criterion. Like every record, an answer with more
+; fields (a `skill`, say) is accepted; the extra fields are dropped.
 (defschema Verdict
   {:passed bool
    :overall_score (json-schema {:type "number" :minimum 0 :maximum 1})
    :feedback string
-   :details (list-of {:criterion string
-                      :passed bool
-                      :score (json-schema {:type "number" :minimum 0 :maximum 1})
-                      :feedback string})})
+   :details (optional (list-of {:criterion string
+                                :passed bool
+                                :score (json-schema {:type "number" :minimum 0 :maximum 1})
+                                :feedback string}))})
 
 ; One verifier's answer about one rule, and a skeptic's second look at a flag.
 (defschema RuleCheck {:complies bool :evidence string})

@@ -195,7 +195,8 @@ def test_gen_eval_feeds_feedback_into_the_next_attempt_and_stops_when_passed():
     assert "Work:\ndraft two" in ex.prompts("critic")[1]
     assert len(ex.specs) == 4  # nothing after the pass
     schema = ex.specs[1].output_schema
-    assert schema["required"] == ["passed", "overall_score", "feedback", "details"]
+    assert schema["required"] == ["passed", "overall_score", "feedback"]  # the seed's
+    assert "details" in schema["properties"]
     assert schema["properties"]["overall_score"] == {"type": "number", "minimum": 0,
                                                      "maximum": 1}
 
@@ -352,3 +353,20 @@ def test_verify_rules_and_map_reduce_take_runtime_lists_too():
     assert [c["violated"] for c in report["checks"]] == [True, False]
     assert reduced["output"] == "b" and ex.prompts("worker") == ["apply no jargon",
                                                                  "apply cites a source"]
+
+
+def test_gen_eval_takes_the_seeds_verdict_with_or_without_details_and_extras():
+    """Regression: details were required and extra fields refused, so a critic answering
+    the seed's three fields was retried three times and the step failed."""
+    for verdict in ({"passed": True, "overall_score": 0.9, "feedback": "ok"},
+                    {"passed": True, "overall_score": 0.9, "feedback": "ok", "skill": "prose",
+                     "details": [{"criterion": "c", "passed": True, "score": 1,
+                                  "feedback": "f", "weight": 2}]}):
+        result, ex = run("(gen-eval worker critic task :max 3)",
+                         [{"agent": "worker", "output": "draft"},
+                          {"agent": "critic", "output": verdict}])
+        assert result.status == "completed", result.error
+        assert result.value["passed"] is True and len(ex.prompts("critic")) == 1
+        kept = result.value["verdict"]["structured"]
+        assert "skill" not in kept and kept["feedback"] == "ok"  # extras dropped
+        assert all("weight" not in d for d in kept.get("details", []))

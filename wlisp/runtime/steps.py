@@ -14,7 +14,7 @@ import time
 from ..contract import StepOutcome, StepSpec, TransientError, static_hash_part, step_hash
 from .cancel import within
 from .state import NodeRecord, RunState
-from .structured import parse_answer, validate
+from .structured import drop_extras, lenient, parse_answer, validate
 
 BACKOFF_CAP = 30.0
 DEFAULT_RETRIES = 2
@@ -169,20 +169,22 @@ class StepRunner:
 
 
 def check_structured(out: StepOutcome, schema: dict) -> tuple[StepOutcome, list[str]]:
-    """Validate `structured` (or the JSON parsed from `output`) against `schema`: the
-    outcome with its structured answer, or a failed one and the errors."""
+    """Validate `structured` (or the JSON parsed from `output`) against `schema`, extra
+    record fields allowed and dropped: the outcome with its structured answer, or a
+    failed one and the errors."""
     value = out.structured
     errors = []
     if value is None:
         value, problem = parse_answer(out.output, schema)
         errors = [problem] if problem else []
-    errors = errors or validate(value, schema)
+    errors = errors or validate(value, lenient(schema))
     if errors:
         return StepOutcome(task_id=out.task_id, session_id=out.session_id, agent=out.agent,
                            output=out.output, success=False, usage=out.usage,
                            error="the answer does not match the output schema: "
                            + "; ".join(errors), finish_reason="invalid_output"), errors
-    if out.structured is None:
+    value = drop_extras(value, schema)
+    if value != out.structured:
         out = StepOutcome(task_id=out.task_id, session_id=out.session_id, agent=out.agent,
                           output=out.output, success=out.success, structured=value,
                           usage=out.usage, error=out.error, finish_reason=out.finish_reason)

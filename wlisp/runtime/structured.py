@@ -52,3 +52,48 @@ def validate(value, schema: dict) -> list[str]:
         where = "/".join(str(p) for p in err.absolute_path)
         errors.append(f"{where or '(top)'}: {err.message}")
     return errors[:10]
+
+
+# --- lenient reading of strict schemas ------------------------------------------------
+# Models are sent strict schemas (records with `additionalProperties: false`, as strict
+# structured-output modes require). An answer with every required field and some more
+# is still a good answer: it is validated with the extra fields allowed, and they are
+# dropped from `structured`, instead of paying for a retry.
+
+_lenient: dict[str, dict] = {}
+
+
+def lenient(schema: dict) -> dict:
+    """`schema` with extra object fields allowed at every level (cached)."""
+    key = json.dumps(schema, sort_keys=True)
+    found = _lenient.get(key)
+    if found is None:
+        found = _lenient[key] = _allow_extras(schema)
+    return found
+
+
+def _allow_extras(schema):
+    if isinstance(schema, dict):
+        return {k: _allow_extras(v) for k, v in schema.items()
+                if not (k == "additionalProperties" and v is False)}
+    if isinstance(schema, list):
+        return [_allow_extras(v) for v in schema]
+    return schema
+
+
+def drop_extras(value, schema):
+    """`value` (valid for `lenient(schema)`) without the fields `schema` does not allow."""
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict) and schema.get("additionalProperties") is False:
+        props = schema.get("properties") or {}
+        return {k: drop_extras(v, props[k]) for k, v in value.items() if k in props}
+    if isinstance(value, dict) and "properties" in schema:
+        props = schema["properties"]
+        return {k: drop_extras(v, props.get(k)) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [drop_extras(v, schema["items"]) for v in value]
+    for branch in schema.get("anyOf") or schema.get("oneOf") or ():
+        if not validate(value, lenient(branch)):
+            return drop_extras(value, branch)
+    return value
