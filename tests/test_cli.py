@@ -199,3 +199,32 @@ def test_runs_and_show_list_the_journal(tmp_path):
     assert shown["nodes"]["main/drafts/map[1]/writer"]["status"] == "completed"
     tree = run("show", "a-rather-long-run-id-2026", "--state-dir", state).output
     assert "main/pick/critic" in tree and "w.wl:" in tree
+
+
+def test_compile_to_a_path_that_cannot_be_written_is_a_diagnostic(tmp_path):
+    src = tmp_path / "w.wl"
+    src.write_text('(defagent w) (defworkflow main [] (spawn w "x"))')
+    res = subprocess.run([wlisp_bin(), "compile", str(src), "-o", str(tmp_path / "nodir" /
+                                                                      "x.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "W0701" in res.stderr and "cannot write" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_show_json_keeps_every_steps_outcome_and_source(tmp_path):
+    """Regression: steps that ran in the run had no `outcome` and no `source`."""
+    src = tmp_path / "w.wl"
+    src.write_text('(defagent w)\n(defworkflow main []\n  [(spawn w "a") (spawn w "b")])\n')
+    state = str(tmp_path / "s")
+    assert run("run", str(src), "--state-dir", state, "--run-id", "r", "-q").exit_code == 0
+    shown = json.loads(run("show", "r", "--state-dir", state, "--json").output)
+    for node in ("main/w", "main/w#2"):
+        info = shown["nodes"][node]
+        assert info["outcome"]["output"].startswith("[w]") and info["outcome"]["success"]
+        assert info["source"].endswith(f"w.wl:3:{4 if node == 'main/w' else 18}")
+
+
+def test_resume_is_public_api():
+    import wlisp
+
+    assert wlisp.resume is wlisp.runtime.resume and "resume" in wlisp.__all__

@@ -14,6 +14,8 @@ _EXPORTS = {
     "WorkflowSpec": ("wlisp.ir.spec", "WorkflowSpec"),
     "run": ("wlisp.runtime", "run"),
     "run_async": ("wlisp.runtime", "run_async"),
+    "resume": ("wlisp.runtime", "resume"),
+    "resume_async": ("wlisp.runtime", "resume_async"),
     "RunResult": ("wlisp.runtime", "RunResult"),
     "StepSpec": ("wlisp.contract", "StepSpec"),
     "StepOutcome": ("wlisp.contract", "StepOutcome"),

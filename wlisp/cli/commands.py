@@ -54,6 +54,16 @@ def _load_spec(path: str, workflow: str | None, sources):
     return compile_file(path, workflow, sources)
 
 
+def _write_file(path: str, text: str) -> None:
+    from ..errors import usage_error
+
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise usage_error(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _executor(name, answers, config, near, sources, search=True):
     from ..executors import executor_label, make_executor
     from ..executors.config import config_for
@@ -157,8 +167,7 @@ def compile_cmd(obj: Context, file: str, output: str | None, workflow: str | Non
     spec = _guarded(obj, lambda s: _load_spec(file, workflow, s), diagnostics_json)
     text = spec.to_json(indent=2)
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        _guarded(obj, lambda _: _write_file(output, text + "\n"), diagnostics_json)
     else:
         click.echo(text)
 

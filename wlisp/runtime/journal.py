@@ -347,13 +347,17 @@ class Journal:
             "SELECT node, record FROM nodes WHERE run_id=? ORDER BY rowid", (run_id,))}
 
     def node_view(self, run_id: str) -> dict:
-        """Every node of a run for `wlisp show`: steps from their rows (last attempt),
-        other nodes from the records written when the run ended."""
+        """Every node of a run for `wlisp show`: steps from their rows (last attempt,
+        with its outcome and source), other nodes from the records written when the
+        run ended."""
         view: dict = {}
+        sources = _sources(self.run(run_id).spec)
         for s in self.steps(run_id):
             out = _json_or(s["outcome"], {})
             info = {"status": s["status"], "kind": "spawn", "agent": out.get("agent"),
                     "attempts": s["attempt"], "outcome": out}
+            if sources.get(s["static_node"]):
+                info["source"] = sources[s["static_node"]]
             if s["started"] and s["finished"]:
                 info["elapsed"] = round(s["finished"] - s["started"], 6)
             if s["usage"]:
@@ -440,6 +444,22 @@ def _json_or(text, unset):
         return json.loads(text)
     except ValueError:
         return unset
+
+
+def _sources(spec_json: str) -> dict[str, str]:
+    """static node id -> `file:line:col`, read from a journaled spec's JSON."""
+    out: dict[str, str] = {}
+    stack = [_json_or(spec_json, {}).get("graph")]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            span = x.get("span")
+            if isinstance(x.get("id"), str) and isinstance(span, list) and len(span) == 5:
+                out[x["id"]] = f"{span[0]}:{span[1]}:{span[2]}"
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return out
 
 
 def _count(value) -> float:
