@@ -25,6 +25,7 @@ from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
 from .macros import respan
 from .reader import read
+from .syntax import strip_bom
 from .types import fields_of
 from .values import (
     OUTCOME_FIELDS,
@@ -190,6 +191,7 @@ class Evaluator:
 
     def eval_toplevel(self, text: str, filename: str, env: Env) -> list:
         """Evaluate every top-level form, recording errors and going on; returns the forms."""
+        text = strip_bom(text)
         self.sources.add(filename, text)
         try:
             forms = read(text, filename)

@@ -21,6 +21,21 @@ class BuiltinError(Exception):
     """A builtin applied to values it cannot handle; the caller adds the span."""
 
 
+# Numbers are JSON numbers: finite, and integers short enough to write out (Python will
+# not turn an int of more than 4300 digits into text, so neither could a spec).
+MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10 ** MAX_INT_DIGITS
+
+
+def number_problem(x) -> str | None:
+    """Why the number `x` cannot be a wlisp value, or None when it can."""
+    if type(x) is float and not math.isfinite(x):
+        return "numbers must be finite"
+    if type(x) is int and not -_INT_LIMIT < x < _INT_LIMIT:
+        return f"integers may have at most {MAX_INT_DIGITS} digits"
+    return None
+
+
 def is_seq(x) -> bool:
     return isinstance(x, Sequence) and not isinstance(x, str)
 
