@@ -12,8 +12,8 @@ from functools import lru_cache
 from importlib import resources
 
 from ..errors import Span, WlispError
-from ..values.builtins import MAX_INT_DIGITS, number_problem
 from ..values.datum import Keyword, List, Map, Symbol, Vector
+from ..values.jsondata import MAX_INT_DIGITS, number_problem
 from .syntax import bracket_problem, strip_bom
 
 _INT = re.compile(r"[+-]?\d+\Z")

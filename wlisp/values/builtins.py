@@ -10,30 +10,17 @@ Higher-order builtins (`map`, `filter`, `reduce`, `sort` with a key) take a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 
+from . import jsondata
 from .datum import Keyword, List, Map, Symbol, Vector
 
 
 class BuiltinError(Exception):
     """A builtin applied to values it cannot handle; the caller adds the span."""
-
-
-# Numbers are JSON numbers: finite, and integers short enough to write out (Python will
-# not turn an int of more than 4300 digits into text, so neither could a spec).
-MAX_INT_DIGITS = 4300
-_INT_LIMIT = 10 ** MAX_INT_DIGITS
-
-
-def number_problem(x) -> str | None:
-    """Why the number `x` cannot be a wlisp value, or None when it can."""
-    if type(x) is float and not math.isfinite(x):
-        return "numbers must be finite"
-    if type(x) is int and not -_INT_LIMIT < x < _INT_LIMIT:
-        return f"integers may have at most {MAX_INT_DIGITS} digits"
-    return None
 
 
 def is_seq(x) -> bool:
@@ -141,21 +128,41 @@ def _str_arg(x, name="a string"):
     return str.__str__(x)
 
 
+def _arithmetic(fn):
+    """A numeric builtin whose result must still be a JSON number (SPEC §5): finite,
+    and an integer short enough to write out."""
+    @functools.wraps(fn)
+    def checked(*xs):
+        try:
+            result = fn(*xs)
+        except OverflowError:
+            raise BuiltinError("the result is out of range: numbers must be finite") from None
+        problem = jsondata.number_problem(result)
+        if problem is not None:
+            raise BuiltinError(f"the result is out of range: {problem}")
+        return result
+    return checked
+
+
+@_arithmetic
 def add(*xs):
     _num(*xs)
     return sum(xs)
 
 
+@_arithmetic
 def sub(x, *xs):
     _num(x, *xs)
     return -x if not xs else x - sum(xs)
 
 
+@_arithmetic
 def mul(*xs):
     _num(*xs)
     return math.prod(xs)
 
 
+@_arithmetic
 def div(x, *xs):
     _num(x, *xs)
     if not xs:
@@ -167,6 +174,7 @@ def div(x, *xs):
     return x
 
 
+@_arithmetic
 def mod(x, y):
     _num(x, y)
     if y == 0:
@@ -397,7 +405,7 @@ def reduce_(f, init, coll=None, *, call):
 
 def parse_json(s):
     try:
-        return from_json(json.loads(_str_arg(s)))
+        return from_json(jsondata.loads(_str_arg(s)))
     except ValueError as exc:
         raise BuiltinError(f"invalid JSON: {exc}") from None
 
