@@ -2,10 +2,13 @@
 found in files (byte order marks), in compile-time values (map keys, numbers out of
 range) and in WorkflowSpec JSON, one regression test each."""
 
+import copy
+import json
 
 import pytest
 
 from wlisp.errors import Sources, WlispError, render_all
+from wlisp.ir import WorkflowSpec
 from wlisp.lang.api import check, compile, compile_file
 
 AGENTS = "(defagent writer :role :implement)\n"
@@ -87,3 +90,159 @@ def test_arithmetic_out_of_range_at_run_time_is_refused_too():
                        ("-", [-1e308, 1e308]), ("/", [1e308, 1e-308])]:
         with pytest.raises(BuiltinError):
             apply(name, args)
+
+
+# --- WorkflowSpec JSON -------------------------------------------------------------
+
+SPEC_SOURCE = AGENTS + """
+(defschema R {:ok bool})
+(defworkflow main [xs]
+  (let [a (spawn writer "go" :returns R)
+        b (loop [prev nil] :max 2 (spawn writer (fmt "again {prev}")))]
+    (when a.ok (filter (fn [x] (> x 1)) xs))))
+"""
+SPEC = json.loads(compile(SPEC_SOURCE, "s.wl").to_json())
+
+
+def _load(data) -> list[str]:
+    """The codes `from_json` reports, once each; any other exception fails the test."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    try:
+        WorkflowSpec.from_json(text)
+    except WlispError as err:
+        return sorted({d.code for d in err.diagnostics})
+    return []
+
+
+def _with(path, value):
+    data = copy.deepcopy(SPEC)
+    *keys, last = path
+    target = data
+    for k in keys:
+        target = target[k]
+    target[last] = value
+    return data
+
+
+@pytest.mark.parametrize("expr", [
+    {"get": {"ref": "main/a"}},                 # no path: the runtime raised KeyError
+    {"get": {"ref": "main/a"}, "path": "ok"},
+    {"get": {"ref": "main/a"}, "path": [["ok"]]},
+    {"fn": {"params": ["x"]}},                  # no body
+    {"fn": 3}, {"fn": {"params": "x", "body": 1}}, {"fn": {"params": [], "body": 1, "x": 2}},
+    {"call": "str"},                            # no args
+    {"call": 5, "args": []}, {"call": "str", "args": 5},
+    {"ref": ["main/a"]}, {"ref": None}, {"info": {}}, {"input": 5}, {"var": {}},
+    {"var": "x", "in": 5},
+    {"vec": 5}, {"map": [1]}, {"map": [[1, 2]]}, {"map": [["a"]]}, {"map": [["a", 1, 2]]},
+    {"if": [1]}, {"if": 5}, {"and": 5}, {"or": {"a": 1}},
+    {"lit": 1, "ref": "main/a"},                # two expressions in one object
+    {"path": ["a"]}, {"in": "x"}, {"args": []}, {}, {"teleport": 1},
+    [1, 2],                                     # a bare array
+    {"vec": [1, {"if": [1, 2]}]},               # nested problems are found too
+])
+def test_a_malformed_expression_is_refused(expr):
+    assert _load(_with(["graph", "result"], expr)) == ["W0601"]
+
+
+def _node(kind, data=None):
+    data = data or SPEC
+    return next(i for i, n in enumerate(data["graph"]["nodes"]) if n["kind"] == kind)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("agent", ["writer"]), ("agent", 5), ("returns", 5), ("retries", -1), ("retries", "2"),
+    ("timeout", 0), ("max_steps", 0), ("trust", "maybe"), ("role", "wizard"), ("model", 1),
+    ("after", "main/b"), ("after", [1]), ("id", ""), ("id", 7), ("span", [1, 2]),
+    ("prompt", {"call": "str"}),
+])
+def test_a_spawn_node_with_a_wrong_field_is_refused(field, value):
+    assert _load(_with(["graph", "nodes", _node("spawn"), field], value)) == ["W0601"]
+
+
+@pytest.mark.parametrize("path,value", [
+    (["graph"], {"result": 1}),                  # a graph without nodes
+    (["graph", "nodes"], 5), (["graph", "nodes"], [5]), (["graph", "params"], "xs"),
+    (["graph", "nodes", 0], {"kind": "spawn"}),  # a node without id
+    (["agents", "writer", "tools"], 5), (["agents", "writer", "tools"], [["grep"]]),
+    (["agents", "writer", "role"], "wizard"), (["agents", "writer", "exclusive"], "yes"),
+    (["tools"], {"grep": {"command": "grep -r"}}), (["schemas", "R"], 5),
+    (["name"], None), (["params"], [1]), (["budget"], {"steps": "x"}), (["concurrency"], 0),
+    (["wlisp_spec"], "1"), (["span"], ["s.wl", 1]),
+])
+def test_a_document_with_a_wrong_part_is_refused(path, value):
+    assert _load(_with(path, value)) == ["W0601"]
+
+
+def test_a_loop_node_with_a_wrong_field_is_refused():
+    i = _node("loop")
+    assert _load(_with(["graph", "nodes", i, "body"], {"result": 1})) == ["W0601"]
+    assert _load(_with(["graph", "nodes", i, "max"], "3")) == ["W0601"]
+    assert _load(_with(["graph", "nodes", i, "max"], 0)) == ["W0604"]
+
+
+def test_a_newer_version_written_as_a_float_is_still_newer():
+    assert _load(_with(["wlisp_spec"], 2.0)) == ["W0606"]
+
+
+@pytest.mark.parametrize("text", [
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": NaN}}',
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": -Infinity}}',
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": 1e999}}',
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": "\\ud800"}}',
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": {"lit": {"\\udfff": 1}}}}',
+    '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": ' + "9" * 5000 + "}}",
+    "[" * 100_000 + "]" * 100_000,
+    '{"a": ' * 100_000 + "1" + "}" * 100_000,
+    "\ufeff{}", "", "null", "[]", '"spec"', "{",
+])
+def test_text_that_is_not_a_json_spec_is_refused(text):
+    assert _load(text) == ["W0601"]
+
+
+def test_a_surrogate_pair_in_json_text_is_one_character():
+    text = '{"wlisp_spec": 1, "name": "m", "graph": {"nodes": [], "result": "\\ud83d\\ude00"}}'
+    spec = WorkflowSpec.from_json(text)
+    assert spec.graph.result == "\U0001F600"
+    spec.to_json().encode("utf-8")
+
+
+def _nested_loops(depth: int) -> str:
+    head = '{"nodes": [{"id": "main/l", "kind": "loop", "max": 1, "body": '
+    inner = '{"nodes": [], "result": null}'
+    graph = head * depth + inner + '}], "result": null}' * depth
+    return '{"wlisp_spec": 1, "name": "m", "graph": ' + graph + "}"
+
+
+def test_deeply_nested_graphs_are_refused_not_a_recursion_error():
+    assert _load(_nested_loops(3000)) == ["W0601"]
+    with pytest.raises(WlispError, match="graphs nest 101 deep; at most 100"):
+        WorkflowSpec.from_json(_nested_loops(100))
+
+
+def _nested_ifs(n: int) -> str:
+    return "(defworkflow main [x] " + "(if x 1 " * n + "2" + ")" * n + ")"
+
+
+def test_the_compiler_refuses_graphs_nested_deeper_than_the_loader_takes():
+    spec = compile(_nested_ifs(99), "deep.wl")        # 100 graphs, one in the other
+    assert WorkflowSpec.from_json(spec.to_json()) == spec
+    (d,) = check(_nested_ifs(100), "deep.wl")
+    assert (d.code, d.span.line, d.span.col) == ("W0405", 1, 23 + 99 * len("(if x 1 "))
+
+
+def test_a_deep_expression_the_compiler_wrote_still_loads():
+    src = "(defworkflow main [x] " + "(+ x " * 2000 + "1" + ")" * 2000 + ")"
+    spec = compile(src, "deep.wl")
+    assert WorkflowSpec.from_json(spec.to_json()) == spec
+
+
+def test_a_span_written_with_floats_still_renders_a_caret():
+    data = _with(["graph", "nodes", _node("spawn"), "agent"], "nobody")
+    data["graph"]["nodes"][_node("spawn")]["span"] = ["s.wl", 5.0, 11.0, 5, 17]
+    with pytest.raises(WlispError) as info:
+        WorkflowSpec.from_json(json.dumps(data))
+    sources = Sources()
+    sources.add("s.wl", SPEC_SOURCE)
+    shown = render_all(info.value.diagnostics, sources)
+    assert shown.startswith("s.wl:5:11: error[W0602]") and "^^^^^^" in shown

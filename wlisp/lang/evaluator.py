@@ -20,6 +20,7 @@ from collections import namedtuple
 from contextlib import contextmanager, nullcontext
 
 from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
+from ..ir.nodes import MAX_GRAPH_DEPTH
 from ..values import builtins as B
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
@@ -117,6 +118,9 @@ class Evaluator:
         a map item ...); its value becomes the graph's result."""
         outer = self.graph
         inner = outer.nested(prefix, quarantine)
+        if inner.depth > MAX_GRAPH_DEPTH:
+            raise self.error("W0405", f"graphs nest more than {MAX_GRAPH_DEPTH} deep here (a "
+                             "loop, branch, map item ... inside another)", span)
         self.graph = inner
         try:
             value = build()
