@@ -21,7 +21,7 @@ from .nodes import Graph
 from .validate import SPEC_VERSION, check_document, validate_spec
 
 # in the message of an exception the checks should have prevented (a bug)
-BUG_MARK = "unexpected"
+BUG_MARK = "a loader bug"
 
 
 @contextlib.contextmanager
@@ -82,10 +82,12 @@ class WorkflowSpec:
                 check_document(data)
                 spec = cls._build(data)
                 validate_spec(spec)
+        except WlispError:
+            raise
         except RecursionError:
             raise WlispError(Diagnostic("W0601", "invalid WorkflowSpec: nested too deeply to "
                                         "load")) from None
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        except Exception as exc:
             # the checks above should have refused whatever gets here: a bug, reported
             # as a diagnostic all the same (the property tests look for this message)
             raise WlispError(Diagnostic("W0601", f"invalid WorkflowSpec ({BUG_MARK}: "
