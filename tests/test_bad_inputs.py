@@ -83,6 +83,20 @@ def test_numbers_and_text_out_of_range_are_compile_time_errors(expr):
     assert [code for code, _, _ in _codes_at(src)] == ["W0403"]
 
 
+@pytest.mark.parametrize("expr", [
+    '(reduce (fn [a i] (str a a)) "ab" (range 40))',            # text doubling each time
+    '(reduce (fn [a i] (join [a a a])) "ab" (range 30))',
+    '(reduce (fn [a i] (replace a "a" "aaaaaaaaaa")) "a" (range 12))',
+    '(reduce (fn [a i] (concat a a)) [1] (range 40))',           # a vector doubling
+    '(reduce (fn [a i] (json [a a])) "ab" (range 40))',
+    '(let [big (reduce (fn [a i] (str a a)) "a" (range 23))]'    # 8 MB, fine; a hundred
+    ' (str (map (fn [i] big) (range 100))))',                    # of them are not
+])
+def test_text_and_vectors_that_would_exhaust_memory_are_errors(expr):
+    src = f"(defworkflow main [] {expr})"
+    assert [code for code, _, _ in _codes_at(src)] == ["W0403"]
+
+
 def test_arithmetic_out_of_range_at_run_time_is_refused_too():
     from wlisp.values.builtins import BuiltinError, apply
 
