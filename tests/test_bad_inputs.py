@@ -260,3 +260,8 @@ def test_a_span_written_with_floats_still_renders_a_caret():
     sources.add("s.wl", SPEC_SOURCE)
     shown = render_all(info.value.diagnostics, sources)
     assert shown.startswith("s.wl:5:11: error[W0602]") and "^^^^^^" in shown
+
+
+def test_an_empty_budget_round_trips():
+    spec = WorkflowSpec.from_json(json.dumps(_with(["budget"], {})))
+    assert WorkflowSpec.from_json(spec.to_json()) == spec

@@ -101,7 +101,7 @@ class WorkflowSpec:
                        params=list(data.get("params", [])),
                        description=data.get("description"), agents=data.get("agents", {}),
                        tools=data.get("tools", {}), schemas=data.get("schemas", {}),
-                       budget=data.get("budget"), concurrency=data.get("concurrency"),
+                       budget=data.get("budget") or None, concurrency=data.get("concurrency"),
                        source=data.get("source"), span=Span.from_json(data.get("span")),
                        version=data["wlisp_spec"])
 
