@@ -25,7 +25,7 @@ from .nodes import (
     Graph,
     Node,
 )
-from .vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION, ROLES, TRUST
+from .vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION
 
 SPEC_VERSION = 1
 
@@ -74,13 +74,12 @@ def _node_schema(span: dict) -> dict:
 
 def _declarations() -> dict:
     """Agents and tools, as `defagent` and `deftool` write them."""
-    count, strings = {"type": "integer", "minimum": 1}, {"type": "array", "items": STRING}
+    strings = {"type": "array", "items": STRING}
     agent = {"name": STRING, "executor": STRING, "model": STRING, "system": STRING,
-             "description": STRING, "max_steps": count, "retries": {"type": "integer",
-                                                                     "minimum": 0},
-             "timeout": {"type": "number", "exclusiveMinimum": 0},
-             "role": {"enum": list(ROLES)}, "isolation": {"enum": list(ISOLATION)},
-             "context": {"enum": list(CONTEXT)}, "trust": {"enum": list(TRUST)},
+             "description": STRING, "max_steps": VALUE_SCHEMAS["max_steps"],
+             "retries": VALUE_SCHEMAS["retries"], "timeout": VALUE_SCHEMAS["timeout"],
+             "role": VALUE_SCHEMAS["role"], "trust": VALUE_SCHEMAS["trust"],
+             "isolation": {"enum": list(ISOLATION)}, "context": {"enum": list(CONTEXT)},
              "exclusive": {"type": "boolean"}, "tools": strings}
     tool = {"name": STRING, "description": STRING, "params": {"type": "object"},
             "command": strings}
@@ -131,7 +130,8 @@ def check_document(data: dict) -> None:
     if depth > MAX_GRAPH_DEPTH:
         raise WlispError(Diagnostic("W0601", f"invalid WorkflowSpec: graphs nest {depth} deep; "
                                     f"at most {MAX_GRAPH_DEPTH} are allowed"))
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator().iter_errors(data),
+                    key=lambda e: [(type(p) is str, p) for p in e.absolute_path])
     if errors:
         raise WlispError([Diagnostic("W0601", f"invalid WorkflowSpec at "
                                      f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: "
