@@ -154,6 +154,8 @@ def _with(path, value):
     {"path": ["a"]}, {"in": "x"}, {"args": []}, {}, {"teleport": 1},
     [1, 2],                                     # a bare array
     {"vec": [1, {"if": [1, 2]}]},               # nested problems are found too
+    {"call": "get", "args": []},                # the runtime raised ExprError planning it
+    {"call": "not", "args": [1, 2]},
 ])
 def test_a_malformed_expression_is_refused(expr):
     assert _load(_with(["graph", "result"], expr)) == ["W0601"]
@@ -265,3 +267,39 @@ def test_a_span_written_with_floats_still_renders_a_caret():
 def test_an_empty_budget_round_trips():
     spec = WorkflowSpec.from_json(json.dumps(_with(["budget"], {})))
     assert WorkflowSpec.from_json(spec.to_json()) == spec
+
+
+def _drop(kind, field):
+    data = copy.deepcopy(SPEC)
+    node = next(n for n in _all_nodes(data) if n["kind"] == kind)
+    del node[field]
+    return data
+
+
+def _all_nodes(data):
+    stack = [data["graph"]]
+    while stack:
+        g = stack.pop()
+        for n in g["nodes"]:
+            yield n
+            stack.extend(v for v in n.values() if isinstance(v, dict) and "nodes" in v)
+
+
+def test_a_node_without_the_graph_its_kind_runs_is_refused():
+    """A loop without `body` loaded, then the scheduler raised AttributeError."""
+    assert _load(_drop("loop", "body")) == ["W0601"]
+    pipeline = {"id": "main/p", "kind": "pipeline", "items": {"input": "xs"}}
+    data = _with(["graph", "nodes"], [*SPEC["graph"]["nodes"], pipeline])
+    assert _load(data) == ["W0601"]
+    tried = {"id": "main/t", "kind": "try", "catch": {"nodes": [], "result": 1}}
+    assert _load(_with(["graph", "nodes"], [*SPEC["graph"]["nodes"], tried])) == ["W0601"]
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "\nPer criterion:\n"}, {"properties": ["ok"]}, {"required": [["ok"]]},
+    {"type": "object", "properties": {"ok": {"enum": 5}}},
+])
+def test_a_schema_that_is_not_a_json_schema_is_refused(schema):
+    """jsonschema raised UnknownType, AttributeError or TypeError when a step answered."""
+    assert _load(_with(["schemas", "R"], schema)) == ["W0601"]
+    assert _load(_with(["graph", "nodes", _node("spawn"), "returns"], schema)) == ["W0601"]

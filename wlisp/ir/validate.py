@@ -8,6 +8,9 @@ schemas. Expressions use the vocabulary of `ir/expr.py`.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from ..errors import Diagnostic, WlispError
 from ..values.builtins import BUILTINS
 from .expr import expr_problems, expr_schema
@@ -199,10 +202,36 @@ class _Scope:
         return self._has("vars", key)
 
 
+# the nested graphs each kind runs: a field it needs, or two of which it needs one
+NEEDS = {"loop": ("body",), "try": ("body",), "tournament": ("judge",),
+         "map": ("body", "bodies"), "pipeline": ("stages", "chains")}
+
+
+@lru_cache(maxsize=512)
+def _schema_problem(text: str) -> str | None:
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+    except jsonschema.SchemaError as exc:
+        return exc.message
+    return None
+
+
+def schema_problem(schema: dict) -> str | None:
+    """Why `schema` is not a JSON Schema (draft 2020-12), or None when it is."""
+    return _schema_problem(json.dumps(schema, sort_keys=True))
+
+
 def validate_spec(spec) -> None:
     """Raise WlispError listing every problem of `spec`: first malformed expressions
     (which the semantic checks could not read), then the semantic problems."""
     problems = expression_problems(spec)
+    for name, schema in spec.schemas.items():
+        problem = schema_problem(schema)
+        if problem is not None:
+            problems.append(Diagnostic("W0601", f"schema `{name}` is not a JSON Schema: "
+                                       f"{problem}"))
     if not problems:
         seen: set[str] = set()
         ctx = _Validator(spec, problems, seen)
@@ -271,6 +300,7 @@ class _Validator:
         check = self.CHECKS.get(node.kind)
         if check is not None:
             check(self, node)
+        self.check_graphs(node)
         var = getattr(node, "var", None)
         for g in node.graphs():
             inner = _Scope(scope)
@@ -283,8 +313,16 @@ class _Validator:
     def check_spawn(self, node) -> None:
         if node.agent not in self.spec.agents:
             self.err("W0602", f"node `{node.id}` spawns unknown agent `{node.agent}`", node)
+        self.check_returns(node)
+
+    def check_returns(self, node) -> None:
         if isinstance(node.returns, str) and node.returns not in self.spec.schemas:
             self.err("W0602", f"node `{node.id}` returns unknown schema `{node.returns}`", node)
+        elif isinstance(node.returns, dict):
+            problem = schema_problem(node.returns)
+            if problem is not None:
+                self.err("W0601", f"node `{node.id}`: `returns` is not a JSON Schema: "
+                         f"{problem}", node)
 
     def check_loop(self, node) -> None:
         mx = node.max
@@ -297,19 +335,25 @@ class _Validator:
         if isinstance(static, list) and len(static) < 2:
             self.err("W0605", f"tournament `{node.id}` has {len(static)} entrant(s); "
                      "it needs at least 2", node)
-        if node.judge is None:
-            self.err("W0601", f"tournament `{node.id}` has no judge", node)
 
     def check_classify(self, node) -> None:
         if not node.branches:
             self.err("W0601", f"classify `{node.id}` has no branches", node)
 
-    def check_map(self, node) -> None:
-        if (node.body is None) == (node.bodies is None):
-            self.err("W0601", f"map `{node.id}` needs exactly one of `body` or `bodies`", node)
+    CHECKS = {"spawn": check_spawn, "human": check_returns, "loop": check_loop,
+              "tournament": check_tournament, "classify": check_classify}
 
-    CHECKS = {"spawn": check_spawn, "loop": check_loop, "tournament": check_tournament,
-              "classify": check_classify, "map": check_map}
+    def check_graphs(self, node) -> None:
+        """The nested graphs a node's kind runs: one field, or exactly one of two."""
+        fields = NEEDS.get(node.kind)
+        if fields is None:
+            return
+        given = [f for f in fields if getattr(node, f) is not None]
+        if len(fields) == 1 and not given:
+            self.err("W0601", f"{node.kind} `{node.id}` has no `{fields[0]}`", node)
+        elif len(fields) == 2 and len(given) != 1:
+            self.err("W0601", f"{node.kind} `{node.id}` needs exactly one of `{fields[0]}` "
+                     f"or `{fields[1]}`", node)
 
     def expr(self, e, scope: _Scope, node: Node | None) -> set[str]:
         """The node ids an expression reads; reports the references, variables, inputs
@@ -334,8 +378,7 @@ class _Validator:
                 if ("input", x["input"]) not in _root_vars(sc):
                     self.err("W0602", f"unknown workflow input `{x['input']}`", node)
             elif "call" in x:
-                if x["call"] not in BUILTINS:
-                    self.err("W0601", f"unknown builtin `{x['call']}`", node)
+                self.call(x["call"], len(x["args"]), node)
                 stack.extend((a, sc) for a in x["args"])
             elif "fn" in x:
                 f = x["fn"]
@@ -348,6 +391,15 @@ class _Validator:
             else:  # vec, if, and, or: a list of expressions
                 stack.extend((a, sc) for a in next(iter(x.values())))
         return refs
+
+    def call(self, name: str, nargs: int, node: Node | None) -> None:
+        if name not in BUILTINS:
+            self.err("W0601", f"unknown builtin `{name}`", node)
+            return
+        _, lo, hi = BUILTINS[name]
+        if nargs < lo or (hi is not None and nargs > hi):
+            takes = f"{lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
+            self.err("W0601", f"`{name}` takes {takes} arguments, not {nargs}", node)
 
     def cycles(self, graph: Graph, deps: dict[str, set[str]]) -> None:
         local = {k: {d for d in v if d in deps} for k, v in deps.items()}
