@@ -13,7 +13,7 @@ from importlib import resources
 
 from ..errors import Span, WlispError
 from ..values.datum import Keyword, List, Map, Symbol, Vector
-from ..values.jsondata import MAX_INT_DIGITS, number_problem
+from ..values.jsondata import MAX_INT_DIGITS, SURROGATE, number_problem
 from .syntax import bracket_problem, strip_bom
 
 _INT = re.compile(r"[+-]?\d+\Z")
@@ -22,7 +22,6 @@ _NAME = re.compile(r"[^\d:.][^:]*\Z|[+-]\Z")
 # a UTF-16 surrogate pair written as two escapes is one character, as in JSON
 _ESCAPE = re.compile(r'\\(u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'
                      r'|u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|.)', re.S)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "\\": "\\"}
 _QUOTES = {"quote": "quote", "quasiquote": "quasiquote", "unquote": "unquote",
            "splice": "unquote-splicing"}
@@ -63,7 +62,7 @@ def read(text: str, filename: str = "<input>") -> list:
 def _refuse_surrogates(text: str, filename: str) -> None:
     """Text given as a Python string may hold a lone UTF-16 surrogate, which no
     encoding can write out (a file read as UTF-8 never does)."""
-    m = _SURROGATE.search(text)
+    m = SURROGATE.search(text)
     if m is not None:
         line = text.count("\n", 0, m.start()) + 1
         col = m.start() - text.rfind("\n", 0, m.start())

@@ -14,7 +14,7 @@ import re
 # JSON), so neither could a spec hold it.
 MAX_INT_DIGITS = 4300
 _INT_LIMIT = 10 ** MAX_INT_DIGITS
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one: pairs are one character in Python
 # a \u escape that decodes to a surrogate; real pairs become one character when read
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -30,7 +30,7 @@ def number_problem(x) -> str | None:
 
 def text_problem(s: str) -> str | None:
     """Why the string `s` is not Unicode text, or None when it is."""
-    m = _SURROGATE.search(s)
+    m = SURROGATE.search(s)
     if m is None:
         return None
     return f"it holds a lone surrogate U+{ord(m.group()):04X}, which is not a character"
@@ -54,7 +54,7 @@ def loads(text: str | bytes):
     data = json.loads(text, parse_constant=_constant, parse_float=_float)
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8", "replace")
-    if _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text):
+    if _SURROGATE_ESCAPE.search(text) or SURROGATE.search(text):
         _refuse_surrogates(data)
     return data
 
