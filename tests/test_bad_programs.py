@@ -68,7 +68,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def parse_header(path: Path) -> Program:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     first = lines[0] if lines else ""
     if not first.startswith("; expect:"):
         raise ValueError(f"{path.name}: first line must be `; expect: ...`")
@@ -170,7 +170,8 @@ def test_bad_program_does_not_compile(prog: Program):
 
 CLI_SAMPLES = ["001_unclosed_paren", "008_bad_escape", "016_unknown_agent",
                "025_fmt_hole_unknown_name", "029_spawn_unknown_option",
-               "047_duplicate_id", "078_multi_unknown_agents", "080_multi_mixed"]
+               "047_duplicate_id", "088_integer_too_long", "091_byte_order_mark",
+               "078_multi_unknown_agents", "080_multi_mixed"]
 
 
 def _cli_params():

@@ -84,6 +84,55 @@ def test_reader_errors_point_at_the_problem(text, code, line, col):
     assert (d.code, d.span.line, d.span.col) == (code, line, col)
 
 
+_HUGE = "9" * 4301
+
+
+@pytest.mark.parametrize("text,code,col,end_col", [
+    (f"(x {_HUGE})", "W0107", 4, 4 + len(_HUGE)),        # more digits than an int may have
+    (f"(x -{_HUGE})", "W0107", 4, 5 + len(_HUGE)),
+    ("(x 1e999)", "W0107", 4, 9),                           # floats must be finite (JSON)
+    ("(x -1e999)", "W0107", 4, 10),
+    (f"(x {'1' * 400}.5)", "W0107", 4, 406),
+    ('(x "a\\ud800b")', "W0105", 6, 12),                  # a lone surrogate is no character
+    ('(x "\\u{d800}")', "W0105", 5, 13),
+    ('(x "\\ude00\\ud83d")', "W0105", 5, 11),           # a pair in the wrong order
+    ('(x "\\u{d83d}\\u{de00}")', "W0105", 5, 13),       # braces name a code point, not a half
+    ('(x "\\ud83d")', "W0105", 5, 11),
+])
+def test_numbers_out_of_range_and_lone_surrogates_are_reader_errors(text, code, col, end_col):
+    with pytest.raises(WlispError) as info:
+        read(text, "r.wl")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span.line, d.span.col, d.span.end_col) == (code, 1, col, end_col)
+
+
+def test_a_lone_surrogate_character_in_the_text_is_a_reader_error():
+    with pytest.raises(WlispError) as info:
+        read('(x\n  "ab\ud800")', "r.wl")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("W0101", 2, 6)
+
+
+def test_numbers_at_the_limits_are_read():
+    assert one("9" * 4300) == int("9" * 4300)
+    assert one("-" + "9" * 4300) == -int("9" * 4300)
+    assert one("1e308") == 1e308 and one("1e-999") == 0.0
+
+
+def test_a_surrogate_pair_written_as_two_escapes_is_one_character():
+    assert one('"\\ud83d\\ude00!"') == "\U0001F600!"
+    assert one('"\\uD83D\\uDE00"') == one('"\\u{1F600}"') == "\U0001F600"
+
+
+def test_a_byte_order_mark_at_the_start_is_skipped():
+    form = one("\ufeff(a b)")
+    assert form == List([Symbol("a"), Symbol("b")])
+    assert (form.span.line, form.span.col, form.span.end_col) == (1, 1, 6)
+    with pytest.raises(WlispError) as info:
+        read("\ufeff(a 1abc)", "r.wl")
+    assert info.value.diagnostics[0].span.col == 4
+
+
 def test_scanner_reports_completeness():
     assert scan_brackets("(a [b] {c d})") is None
     assert scan_brackets("(a \"(\" ; )\n)") is None

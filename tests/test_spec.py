@@ -58,8 +58,10 @@ def test_examples_compile_and_round_trip(path):
 
 
 def test_compiled_specs_satisfy_the_published_schema():
-    data = json.loads(compile(SPEC_PROGRAM, "prog.wl").to_json())
-    jsonschema.Draft202012Validator(json_schema()).validate(data)
+    validator = jsonschema.Draft202012Validator(json_schema())
+    validator.validate(json.loads(compile(SPEC_PROGRAM, "prog.wl").to_json()))
+    for path in example_files():
+        validator.validate(json.loads(compile_file(path).to_json()))
 
 
 def _load_error(data):

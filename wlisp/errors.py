@@ -99,7 +99,8 @@ class Span(NamedTuple):
 
     @classmethod
     def from_json(cls, data) -> Span | None:
-        return None if data is None else cls(*data)
+        # JSON Schema's integers include 5.0; positions are used as indexes
+        return None if data is None else cls(data[0], *map(int, data[1:]))
 
 
 @dataclass

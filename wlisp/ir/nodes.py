@@ -14,17 +14,24 @@ from typing import Any, ClassVar
 
 from ..errors import Span, WlispError
 from .expr import expr_refs
+from .vocabulary import ROLES, TOURNAMENT_FORMATS, TRUST
 
 # what a node field holds; every node field is one of these
 EXPR, VALUE, GRAPH, GRAPHS, CHAINS, BRANCHES = "expr", "value", "graph", "graphs", "chains", \
     "branches"
 NESTED = (GRAPH, GRAPHS, CHAINS, BRANCHES)
+# Graphs nest (a loop body in a branch in a map item ...) at most this deep: the
+# compiler refuses deeper (W0405), the loader too (W0601).
+MAX_GRAPH_DEPTH = 100
+# the JSON Schemas of plain values
+STRING, COUNT = {"type": "string"}, {"type": "integer", "minimum": 1}
+SCHEMA_REF = {"type": ["string", "object"]}  # a schema's name, or an inline JSON Schema
 
 
-def _field(holds: str, title: str | None = None, default=None):
+def _field(holds: str, title: str | None = None, default=None, json: dict | None = None):
     """A node field: `holds` says what it contains; `title` names nested graphs in
-    diagrams (`{i}` is the graph's index)."""
-    return field(default=default, metadata={"holds": holds, "title": title})
+    diagrams (`{i}` is the graph's index); `json` is the JSON Schema of a plain value."""
+    return field(default=default, metadata={"holds": holds, "title": title, "json": json})
 
 
 @dataclass(slots=True)
@@ -104,16 +111,16 @@ class Node:
 @dataclass(slots=True, kw_only=True)
 class Spawn(Node):
     kind: ClassVar[str] = "spawn"
-    agent: str = _field(VALUE)
+    agent: str = _field(VALUE, json=STRING)
     prompt: Any = _field(EXPR)
-    returns: Any = _field(VALUE)
-    max_steps: int | None = _field(VALUE)
-    model: str | None = _field(VALUE)
-    timeout: float | None = _field(VALUE)
-    retries: int | None = _field(VALUE)
-    trust: str | None = _field(VALUE)
-    role: str | None = _field(VALUE)
-    description: str | None = _field(VALUE)
+    returns: Any = _field(VALUE, json=SCHEMA_REF)
+    max_steps: int | None = _field(VALUE, json=COUNT)
+    model: str | None = _field(VALUE, json=STRING)
+    timeout: float | None = _field(VALUE, json={"type": "number", "exclusiveMinimum": 0})
+    retries: int | None = _field(VALUE, json={"type": "integer", "minimum": 0})
+    trust: str | None = _field(VALUE, json={"enum": list(TRUST)})
+    role: str | None = _field(VALUE, json={"enum": list(ROLES)})
+    description: str | None = _field(VALUE, json=STRING)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -125,9 +132,9 @@ class Value(Node):
 @dataclass(slots=True, kw_only=True)
 class Loop(Node):
     kind: ClassVar[str] = "loop"
-    var: str | None = _field(VALUE)
+    var: str | None = _field(VALUE, json=STRING)
     init: Any = _field(EXPR)
-    max: int | None = _field(VALUE)
+    max: int | None = _field(VALUE, json={"type": "integer"})  # below 1: W0604, when loaded
     until: Any = _field(EXPR)
     body: Graph | None = _field(GRAPH)
 
@@ -136,7 +143,7 @@ class Loop(Node):
 class Classify(Node):
     kind: ClassVar[str] = "classify"
     on: Any = _field(EXPR)
-    mode: str | None = _field(VALUE)
+    mode: str | None = _field(VALUE, json={"enum": ["agent", "expr"]})
     branches: list[Branch] | None = _field(BRANCHES)
     otherwise: Graph | None = _field(GRAPH, "else")
 
@@ -146,17 +153,17 @@ class Tournament(Node):
     kind: ClassVar[str] = "tournament"
     entrants: Any = _field(EXPR)
     judge: Graph | None = _field(GRAPH)
-    format: str | None = _field(VALUE)
+    format: str | None = _field(VALUE, json={"enum": list(TOURNAMENT_FORMATS)})
 
 
 @dataclass(slots=True, kw_only=True)
 class Map(Node):
     kind: ClassVar[str] = "map"
     items: Any = _field(EXPR)
-    var: str | None = _field(VALUE)
+    var: str | None = _field(VALUE, json=STRING)
     body: Graph | None = _field(GRAPH)
     bodies: list[Graph] | None = _field(GRAPHS, "[{i}]")
-    limit: int | None = _field(VALUE)
+    limit: int | None = _field(VALUE, json=COUNT)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -165,7 +172,7 @@ class Pipeline(Node):
     items: Any = _field(EXPR)
     stages: list[Graph] | None = _field(GRAPHS, "stage {i1}")
     chains: list[list[Graph]] | None = _field(CHAINS, "[{i}] stage {k1}")
-    limit: int | None = _field(VALUE)
+    limit: int | None = _field(VALUE, json=COUNT)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -173,7 +180,7 @@ class Try(Node):
     kind: ClassVar[str] = "try"
     body: Graph | None = _field(GRAPH)
     catch: Graph | None = _field(GRAPH)
-    var: str | None = _field(VALUE)
+    var: str | None = _field(VALUE, json=STRING)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -186,8 +193,8 @@ class Fail(Node):
 class Human(Node):
     kind: ClassVar[str] = "human"
     prompt: Any = _field(EXPR)
-    returns: Any = _field(VALUE)
-    description: str | None = _field(VALUE)
+    returns: Any = _field(VALUE, json=SCHEMA_REF)
+    description: str | None = _field(VALUE, json=STRING)
 
 
 NODE_TYPES: dict[str, type[Node]] = {cls.kind: cls for cls in (
@@ -201,6 +208,10 @@ FIELDS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     for kind, cls in NODE_TYPES.items()}
 # kind -> the fields that hold nested graphs (none for a spawn: the hot path)
 NESTING = {kind: tuple(f for f in fields if f[1] in NESTED) for kind, fields in FIELDS.items()}
+# plain-value field -> its JSON Schema (a field has the same type in every kind)
+VALUE_SCHEMAS: dict[str, dict] = {
+    f.name: f.metadata["json"] for cls in NODE_TYPES.values() for f in dataclasses.fields(cls)
+    if f.name not in _COMMON and f.metadata["holds"] == VALUE}
 
 
 def make_node(kind: str, nid: str, attrs: dict, after=(), span: Span | None = None) -> Node:

@@ -16,8 +16,12 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import Diagnostic, Span, WlispError
+from ..values import jsondata
 from .nodes import Graph
 from .validate import SPEC_VERSION, check_document, validate_spec
+
+# in the message of an exception the checks should have prevented (a bug)
+BUG_MARK = "a loader bug"
 
 
 @contextlib.contextmanager
@@ -67,26 +71,55 @@ class WorkflowSpec:
 
     @classmethod
     def from_dict(cls, data: dict, validate: bool = True) -> WorkflowSpec:
-        with no_gc():
-            if validate:
+        """A spec from JSON data; with `validate` (the default) anything but a valid
+        spec is a WlispError (W06xx), whatever the data."""
+        if not validate:
+            return cls._build(data)
+        if not isinstance(data, dict):
+            raise WlispError(Diagnostic("W0601", "a WorkflowSpec must be a JSON object"))
+        try:
+            with no_gc():
                 check_document(data)
-            spec = cls(name=data["name"], graph=Graph.from_json(data["graph"]),
-                       params=list(data.get("params", [])),
-                       description=data.get("description"), agents=data.get("agents", {}),
-                       tools=data.get("tools", {}), schemas=data.get("schemas", {}),
-                       budget=data.get("budget"), concurrency=data.get("concurrency"),
-                       source=data.get("source"), span=Span.from_json(data.get("span")),
-                       version=data["wlisp_spec"])
-            if validate:
+                spec = cls._build(data)
                 validate_spec(spec)
+        except WlispError:
+            raise
+        except RecursionError:
+            raise WlispError(Diagnostic("W0601", "invalid WorkflowSpec: nested too deeply to "
+                                        "load")) from None
+        except Exception as exc:
+            # the checks above should have refused whatever gets here: a bug, reported
+            # as a diagnostic all the same (the property tests look for this message)
+            raise WlispError(Diagnostic("W0601", f"invalid WorkflowSpec ({BUG_MARK}: "
+                                        f"{type(exc).__name__}: {exc})")) from None
         return spec
 
     @classmethod
-    def from_json(cls, text: str, validate: bool = True) -> WorkflowSpec:
+    def _build(cls, data: dict) -> WorkflowSpec:
+        with no_gc():
+            return cls(name=data["name"], graph=Graph.from_json(data["graph"]),
+                       params=list(data.get("params", [])),
+                       description=data.get("description"), agents=data.get("agents", {}),
+                       tools=data.get("tools", {}), schemas=data.get("schemas", {}),
+                       budget=data.get("budget") or None, concurrency=data.get("concurrency"),
+                       source=data.get("source"), span=Span.from_json(data.get("span")),
+                       version=data["wlisp_spec"])
+
+    @classmethod
+    def from_json(cls, text: str | bytes, validate: bool = True) -> WorkflowSpec:
+        """A spec from JSON text. Text that is not JSON data (NaN, Infinity, numbers out
+        of range, lone surrogates, nesting too deep to read) is W0601 like any other
+        invalid spec."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise WlispError(Diagnostic("W0601", "a WorkflowSpec is JSON text, not a "
+                                        f"{type(text).__name__}"))
         try:
-            data = json.loads(text)
+            data = jsondata.loads(text)
         except ValueError as exc:
             raise WlispError(Diagnostic("W0601", f"not a JSON WorkflowSpec: {exc}")) from None
+        except RecursionError:
+            raise WlispError(Diagnostic("W0601", "not a JSON WorkflowSpec: nested too deeply "
+                                        "to read")) from None
         if not isinstance(data, dict):
             raise WlispError(Diagnostic("W0601", "a WorkflowSpec must be a JSON object"))
         return cls.from_dict(data, validate)

@@ -8,11 +8,27 @@ schemas. Expressions use the vocabulary of `ir/expr.py`.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from ..errors import Diagnostic, WlispError
 from ..values.builtins import BUILTINS
-from .expr import EXPR_ARG_KEYS, EXPR_KEYS
-from .nodes import EXPR, FIELDS, KINDS, Graph, Node, graph_free_refs
-from .vocabulary import BUDGET_KEYS
+from .expr import expr_problems, expr_schema
+from .nodes import (
+    CHAINS,
+    EXPR,
+    FIELDS,
+    GRAPH,
+    GRAPHS,
+    KINDS,
+    MAX_GRAPH_DEPTH,
+    NESTING,
+    STRING,
+    VALUE_SCHEMAS,
+    Graph,
+    Node,
+)
+from .vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION
 
 SPEC_VERSION = 1
 
@@ -21,11 +37,18 @@ def _graph_schema() -> dict:
     return {"type": "object", "required": ["nodes"],
             "properties": {"nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}},
                            "result": {"$ref": "#/$defs/expr"},
-                           "params": {"type": "array", "items": {"type": "string"}}}}
+                           "params": {"type": "array", "items": STRING}}}
 
 
-def json_schema() -> dict:
-    """The JSON Schema of a WorkflowSpec document (`wlisp schema`)."""
+def _nullable(schema: dict) -> dict:
+    """`schema`, or null (a field set to null is absent)."""
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*kinds, "null"]}
+
+
+def _node_schema(span: dict) -> dict:
     ftype_schema = {
         "expr": {"$ref": "#/$defs/expr"},
         "graph": {"$ref": "#/$defs/graph"},
@@ -35,16 +58,42 @@ def json_schema() -> dict:
         "branches": {"type": "array", "items": {
             "type": "object", "required": ["label", "body"],
             "properties": {"label": {}, "body": {"$ref": "#/$defs/graph"}}}},
-        "value": {},
     }
     # a field has the same type in every kind that has it, so one flat map describes
     # all node fields (ten `if kind / then` blocks made every node checked ten times)
     node_props: dict = {}
     for fields in FIELDS.values():
         for name, ftype, _ in fields:
-            assert node_props.get(name, ftype_schema[ftype]) == ftype_schema[ftype], name
-            node_props[name] = ftype_schema[ftype]
-    span = {"type": "array", "prefixItems": [{"type": "string"}] + [{"type": "integer"}] * 4,
+            schema = ftype_schema.get(ftype) or _nullable(VALUE_SCHEMAS[name])
+            assert node_props.get(name, schema) == schema, name
+            node_props[name] = schema
+    return {"type": "object", "required": ["id", "kind"],
+            "properties": {"id": {"type": "string", "minLength": 1},
+                           "kind": {"enum": list(KINDS)},
+                           "after": {"type": "array", "items": STRING},
+                           "span": span, **node_props},
+            "additionalProperties": False}
+
+
+def _declarations() -> dict:
+    """Agents and tools, as `defagent` and `deftool` write them."""
+    strings = {"type": "array", "items": STRING}
+    agent = {"name": STRING, "executor": STRING, "model": STRING, "system": STRING,
+             "description": STRING, "max_steps": VALUE_SCHEMAS["max_steps"],
+             "retries": VALUE_SCHEMAS["retries"], "timeout": VALUE_SCHEMAS["timeout"],
+             "role": VALUE_SCHEMAS["role"], "trust": VALUE_SCHEMAS["trust"],
+             "isolation": {"enum": list(ISOLATION)}, "context": {"enum": list(CONTEXT)},
+             "exclusive": {"type": "boolean"}, "tools": strings}
+    tool = {"name": STRING, "description": STRING, "params": {"type": "object"},
+            "command": strings}
+    return {name: {"type": "object", "additionalProperties": {
+        "type": "object", "properties": {k: _nullable(v) for k, v in props.items()}}}
+        for name, props in (("agents", agent), ("tools", tool))}
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a WorkflowSpec document (`wlisp schema`)."""
+    span = {"type": "array", "prefixItems": [STRING] + [{"type": "integer"}] * 4,
             "minItems": 5, "maxItems": 5}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -54,12 +103,11 @@ def json_schema() -> dict:
         "required": ["wlisp_spec", "name", "graph"],
         "properties": {
             "wlisp_spec": {"type": "integer", "minimum": 1},
-            "name": {"type": "string"},
+            "name": STRING,
             "description": {"type": ["string", "null"]},
-            "params": {"type": "array", "items": {"type": "string"}},
+            "params": {"type": "array", "items": STRING},
             "source": {"type": ["string", "null"]},
-            "agents": {"type": "object", "additionalProperties": {"type": "object"}},
-            "tools": {"type": "object", "additionalProperties": {"type": "object"}},
+            **_declarations(),
             "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
             "budget": {"type": ["object", "null"], "additionalProperties": False,
                        "properties": {k: {"type": "number", "exclusiveMinimum": 0}
@@ -68,47 +116,70 @@ def json_schema() -> dict:
             "span": span,
             "graph": {"$ref": "#/$defs/graph"},
         },
-        "$defs": {
-            "graph": _graph_schema(),
-            "node": {"type": "object", "required": ["id", "kind"],
-                     "properties": {"id": {"type": "string", "minLength": 1},
-                                    "kind": {"enum": list(KINDS)},
-                                    "after": {"type": "array", "items": {"type": "string"}},
-                                    "span": span, **node_props},
-                     "additionalProperties": False},
-            "expr": {"anyOf": [
-                {"type": ["string", "number", "boolean", "null"]},
-                {"type": "object", "minProperties": 1,
-                 "propertyNames": {"enum": sorted(EXPR_KEYS | EXPR_ARG_KEYS)}},
-            ]},
-        },
+        "$defs": {"graph": _graph_schema(), "node": _node_schema(span), "expr": expr_schema()},
     }
 
 
 def check_document(data: dict) -> None:
     """Shape check with the JSON Schema, after the version check (so a newer format
-    gets the version message rather than a pile of schema errors)."""
+    gets the version message rather than a pile of schema errors) and the nesting
+    check (the schema check costs the square of the depth)."""
     version = data.get("wlisp_spec")
-    if isinstance(version, int) and version > SPEC_VERSION:
+    if type(version) in (int, float) and version > SPEC_VERSION:
         raise WlispError(Diagnostic("W0606", f"this WorkflowSpec has format version {version}, "
                                     f"newer than this wlisp supports ({SPEC_VERSION}); "
                                     "upgrade wlisp to run it"))
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    depth = graph_depth(data.get("graph"))
+    if depth > MAX_GRAPH_DEPTH:
+        raise WlispError(Diagnostic("W0601", f"invalid WorkflowSpec: graphs nest {depth} deep; "
+                                    f"at most {MAX_GRAPH_DEPTH} are allowed"))
+    errors = sorted(_validator().iter_errors(data),
+                    key=lambda e: [(type(p) is str, p) for p in e.absolute_path])
     if errors:
         raise WlispError([Diagnostic("W0601", f"invalid WorkflowSpec at "
                                      f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: "
                                      f"{e.message}") for e in errors[:20]])
 
 
+def graph_depth(graph) -> int:
+    """How deep graphs nest in the JSON of a graph, whatever else is wrong with it."""
+    deepest, stack = 0, [(graph, 1)]
+    while stack:
+        g, depth = stack.pop()
+        if not isinstance(g, dict) or not isinstance(g.get("nodes"), list):
+            continue
+        deepest = max(deepest, depth)
+        for node in g["nodes"]:
+            kind = node.get("kind") if isinstance(node, dict) else None
+            for name, holds, _ in NESTING.get(kind, ()) if isinstance(kind, str) else ():
+                stack.extend((sub, depth + 1) for sub in _graphs_in(holds, node.get(name)))
+    return deepest
+
+
+def _graphs_in(holds: str, value) -> list:
+    if holds == GRAPH:
+        return [value]
+    items = value if isinstance(value, list) else []
+    if holds == GRAPHS:
+        return items
+    if holds == CHAINS:
+        return [g for chain in items if isinstance(chain, list) for g in chain]
+    return [b.get("body") for b in items if isinstance(b, dict)]
+
+
 _VALIDATOR = None
 
 
 def _validator():
+    """The schema without `$defs/expr`: `validate_spec` checks expressions itself,
+    without recursion (the compiler may nest them thousands deep) and faster."""
     global _VALIDATOR
     if _VALIDATOR is None:
         import jsonschema
 
-        _VALIDATOR = jsonschema.Draft202012Validator(json_schema())
+        schema = json_schema()
+        schema["$defs"]["expr"] = {}
+        _VALIDATOR = jsonschema.Draft202012Validator(schema)
     return _VALIDATOR
 
 
@@ -131,14 +202,61 @@ class _Scope:
         return self._has("vars", key)
 
 
+# the nested graphs each kind runs: a field it needs, or two of which it needs one
+NEEDS = {"loop": ("body",), "try": ("body",), "tournament": ("judge",),
+         "map": ("body", "bodies"), "pipeline": ("stages", "chains")}
+
+
+@lru_cache(maxsize=512)
+def _schema_problem(text: str) -> str | None:
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+    except jsonschema.SchemaError as exc:
+        return exc.message
+    return None
+
+
+def schema_problem(schema: dict) -> str | None:
+    """Why `schema` is not a JSON Schema (draft 2020-12), or None when it is."""
+    return _schema_problem(json.dumps(schema, sort_keys=True))
+
+
 def validate_spec(spec) -> None:
-    """Raise WlispError listing every semantic problem of `spec`."""
-    problems: list[Diagnostic] = []
-    seen: set[str] = set()
-    ctx = _Validator(spec, problems, seen)
-    ctx.graph(spec.graph, _Scope(None, vars={("input", p) for p in spec.params}), "", None)
+    """Raise WlispError listing every problem of `spec`: first malformed expressions
+    (which the semantic checks could not read), then the semantic problems."""
+    problems = expression_problems(spec)
+    for name, schema in spec.schemas.items():
+        problem = schema_problem(schema)
+        if problem is not None:
+            problems.append(Diagnostic("W0601", f"schema `{name}` is not a JSON Schema: "
+                                       f"{problem}"))
+    if not problems:
+        seen: set[str] = set()
+        ctx = _Validator(spec, problems, seen)
+        ctx.graph(spec.graph, _Scope(None, vars={("input", p) for p in spec.params}), "", None)
     if problems:
-        raise WlispError(problems)
+        raise WlispError(problems[:20])
+
+
+def expression_problems(spec) -> list[Diagnostic]:
+    """What is wrong with the shape of the spec's expressions (see `ir/expr.py`)."""
+    out: list[Diagnostic] = []
+    stack: list[tuple[Graph, Node | None]] = [(spec.graph, None)]
+    while stack:
+        graph, owner = stack.pop()
+        where = f"a graph of node `{owner.id}`" if owner else "the workflow"
+        out += [Diagnostic("W0601", f"invalid result expression of {where}: {p}",
+                           owner.span if owner else None) for p in expr_problems(graph.result)]
+        for node in graph.nodes:
+            for name, holds, _ in node.fields():
+                if holds == EXPR:
+                    out += [Diagnostic("W0601", f"node `{node.id}`: invalid `{name}` "
+                                       f"expression: {p}", node.span)
+                            for p in expr_problems(getattr(node, name))]
+            stack.extend((g, node) for g in node.graphs())
+    return out
 
 
 class _Validator:
@@ -148,12 +266,14 @@ class _Validator:
     def err(self, code, message, node: Node | None = None):
         self.problems.append(Diagnostic(code, message, node.span if node else None))
 
-    def graph(self, graph: Graph, parent: _Scope, prefix: str, owner: Node | None):
+    def graph(self, graph: Graph, parent: _Scope, prefix: str, owner: Node | None) -> set:
+        """Check a graph; return the node ids it reads from the graphs around it."""
         scope = _Scope(parent, (n.id for n in graph.nodes),
                        ((owner.id if owner else "", p) for p in graph.params))
         if owner is not None:  # graph params are bound "in" the owner id
             scope.vars |= {(owner.id, p) for p in graph.params}
         deps: dict[str, set[str]] = {}
+        reads: set[str] = set()
         for node in graph.nodes:
             if node.id in self.seen:
                 self.err("W0601", f"duplicate node id `{node.id}`", node)
@@ -161,13 +281,16 @@ class _Validator:
             if prefix and not node.id.startswith(prefix):
                 self.err("W0601", f"node `{node.id}` must start with its owner's id `{prefix}`",
                          node)
-            deps[node.id] = self.node(node, scope) | set(node.after)
+            refs = self.node(node, scope)
+            reads |= refs
+            deps[node.id] = refs | set(node.after)
             for a in node.after:
                 if a not in scope.ids:
                     self.err("W0602", f"node `{node.id}` is ordered after unknown node `{a}`",
                              node)
-        self.expr(graph.result, scope, None)
+        reads |= self.expr(graph.result, scope, None)
         self.cycles(graph, deps)
+        return reads.difference(deps)
 
     def node(self, node: Node, scope: _Scope) -> set[str]:
         refs: set[str] = set()
@@ -177,20 +300,29 @@ class _Validator:
         check = self.CHECKS.get(node.kind)
         if check is not None:
             check(self, node)
+        self.check_graphs(node)
         var = getattr(node, "var", None)
         for g in node.graphs():
             inner = _Scope(scope)
             inner.vars |= {(node.id, p) for p in g.params}
             if var:
                 inner.vars.add((node.id, var))
-            refs |= self.graph_free(g, inner, node)
+            refs |= self.graph(g, inner, node.id, node)
         return refs
 
     def check_spawn(self, node) -> None:
         if node.agent not in self.spec.agents:
             self.err("W0602", f"node `{node.id}` spawns unknown agent `{node.agent}`", node)
+        self.check_returns(node)
+
+    def check_returns(self, node) -> None:
         if isinstance(node.returns, str) and node.returns not in self.spec.schemas:
             self.err("W0602", f"node `{node.id}` returns unknown schema `{node.returns}`", node)
+        elif isinstance(node.returns, dict):
+            problem = schema_problem(node.returns)
+            if problem is not None:
+                self.err("W0601", f"node `{node.id}`: `returns` is not a JSON Schema: "
+                         f"{problem}", node)
 
     def check_loop(self, node) -> None:
         mx = node.max
@@ -203,34 +335,34 @@ class _Validator:
         if isinstance(static, list) and len(static) < 2:
             self.err("W0605", f"tournament `{node.id}` has {len(static)} entrant(s); "
                      "it needs at least 2", node)
-        if node.judge is None:
-            self.err("W0601", f"tournament `{node.id}` has no judge", node)
 
     def check_classify(self, node) -> None:
         if not node.branches:
             self.err("W0601", f"classify `{node.id}` has no branches", node)
 
-    def check_map(self, node) -> None:
-        if (node.body is None) == (node.bodies is None):
-            self.err("W0601", f"map `{node.id}` needs exactly one of `body` or `bodies`", node)
+    CHECKS = {"spawn": check_spawn, "human": check_returns, "loop": check_loop,
+              "tournament": check_tournament, "classify": check_classify}
 
-    CHECKS = {"spawn": check_spawn, "loop": check_loop, "tournament": check_tournament,
-              "classify": check_classify, "map": check_map}
-
-    def graph_free(self, g: Graph, scope: _Scope, owner: Node) -> set[str]:
-        """Validate a nested graph; return its references to nodes outside it."""
-        self.graph(g, scope, owner.id, owner)
-        return graph_free_refs(g)
+    def check_graphs(self, node) -> None:
+        """The nested graphs a node's kind runs: one field, or exactly one of two."""
+        fields = NEEDS.get(node.kind)
+        if fields is None:
+            return
+        given = [f for f in fields if getattr(node, f) is not None]
+        if len(fields) == 1 and not given:
+            self.err("W0601", f"{node.kind} `{node.id}` has no `{fields[0]}`", node)
+        elif len(fields) == 2 and len(given) != 1:
+            self.err("W0601", f"{node.kind} `{node.id}` needs exactly one of `{fields[0]}` "
+                     f"or `{fields[1]}`", node)
 
     def expr(self, e, scope: _Scope, node: Node | None) -> set[str]:
+        """The node ids an expression reads; reports the references, variables, inputs
+        and builtins in it that do not resolve (its shape was checked before)."""
         refs: set[str] = set()
         stack = [(e, scope)]
         while stack:
             x, sc = stack.pop()
-            if not isinstance(x, dict):
-                if isinstance(x, list):
-                    self.err("W0601", "a bare JSON array is not an expression (use "
-                             '{"lit": [...]} or {"vec": [...]})', node)
+            if not isinstance(x, dict) or "lit" in x:
                 continue
             if "ref" in x or "info" in x:
                 r = x.get("ref", x.get("info"))
@@ -239,32 +371,35 @@ class _Validator:
                     self.err("W0602", f"reference to unknown node `{r}`{where}", node)
                 refs.add(r)
             elif "var" in x:
-                key = (x.get("in", ""), x["var"])
-                if not sc.has_var(key):
+                if not sc.has_var((x.get("in", ""), x["var"])):
                     self.err("W0602", f"unbound variable `{x['var']}`"
                              + (f" in node `{node.id}`" if node else ""), node)
             elif "input" in x:
                 if ("input", x["input"]) not in _root_vars(sc):
                     self.err("W0602", f"unknown workflow input `{x['input']}`", node)
             elif "call" in x:
-                if x["call"] not in BUILTINS:
-                    self.err("W0601", f"unknown builtin `{x['call']}`", node)
-                stack.extend((a, sc) for a in x.get("args", []))
+                self.call(x["call"], len(x["args"]), node)
+                stack.extend((a, sc) for a in x["args"])
             elif "fn" in x:
                 f = x["fn"]
-                inner = _Scope(sc, vars={(f.get("in", ""), p) for p in f.get("params", [])})
-                stack.append((f.get("body"), inner))
+                inner = _Scope(sc, vars={(f.get("in", ""), p) for p in f["params"]})
+                stack.append((f["body"], inner))
             elif "get" in x:
                 stack.append((x["get"], sc))
-            elif "vec" in x:
-                stack.extend((a, sc) for a in x["vec"])
             elif "map" in x:
                 stack.extend((v, sc) for _, v in x["map"])
-            elif "if" in x or "and" in x or "or" in x:
+            else:  # vec, if, and, or: a list of expressions
                 stack.extend((a, sc) for a in next(iter(x.values())))
-            elif "lit" not in x:
-                self.err("W0601", f"unknown expression {sorted(x)}", node)
         return refs
+
+    def call(self, name: str, nargs: int, node: Node | None) -> None:
+        if name not in BUILTINS:
+            self.err("W0601", f"unknown builtin `{name}`", node)
+            return
+        _, lo, hi = BUILTINS[name]
+        if nargs < lo or (hi is not None and nargs > hi):
+            takes = f"{lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
+            self.err("W0601", f"`{name}` takes {takes} arguments, not {nargs}", node)
 
     def cycles(self, graph: Graph, deps: dict[str, set[str]]) -> None:
         local = {k: {d for d in v if d in deps} for k, v in deps.items()}

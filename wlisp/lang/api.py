@@ -84,7 +84,7 @@ def compile(text: str, filename: str = "<input>", workflow: str | None = None,
 
 def read_source(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: skip a byte order mark
             return f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise WlispError(Diagnostic("W0505", f"cannot read `{path}`: "

@@ -20,11 +20,13 @@ from collections import namedtuple
 from contextlib import contextmanager, nullcontext
 
 from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
+from ..ir.nodes import MAX_GRAPH_DEPTH
 from ..values import builtins as B
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
 from .macros import respan
 from .reader import read
+from .syntax import strip_bom
 from .types import fields_of
 from .values import (
     OUTCOME_FIELDS,
@@ -116,6 +118,9 @@ class Evaluator:
         a map item ...); its value becomes the graph's result."""
         outer = self.graph
         inner = outer.nested(prefix, quarantine)
+        if inner.depth > MAX_GRAPH_DEPTH:
+            raise self.error("W0405", f"graphs nest more than {MAX_GRAPH_DEPTH} deep here (a "
+                             "loop, branch, map item ... inside another)", span)
         self.graph = inner
         try:
             value = build()
@@ -190,6 +195,7 @@ class Evaluator:
 
     def eval_toplevel(self, text: str, filename: str, env: Env) -> list:
         """Evaluate every top-level form, recording errors and going on; returns the forms."""
+        text = strip_bom(text)
         self.sources.add(filename, text)
         try:
             forms = read(text, filename)
@@ -227,9 +233,26 @@ class Evaluator:
         if t is Map:
             out = Map()
             for k, v in x.items():
-                out[self.eval(k, env)] = self.guarded(self.eval, v, env)
+                key = self.eval(k, env)
+                if key is POISON:
+                    return POISON
+                out[self.map_key(key, x.pair_spans.get(k, (x.span,))[0])] = \
+                    self.guarded(self.eval, v, env)
             return POISON if any(v is POISON for v in out.values()) else out
         return x
+
+    def map_key(self, key, span):
+        """A map key is data known now: it becomes a JSON object's key."""
+        if has_ref(key):
+            raise self.error("W0309", "a map key must be known at compile time, not at "
+                             "run time", span)
+        try:
+            hash(key)
+            B.render_key(key)
+        except (TypeError, B.BuiltinError):
+            raise self.error("W0303", "a map key must be data (a string, keyword, number or "
+                             f"symbol), not a {B.type_name(key)}", span) from None
+        return key
 
     def eval_body(self, forms, env: Env):
         """Forms in order; the value of the last. In a graph, each form's steps wait for
@@ -535,7 +558,8 @@ class Evaluator:
         if isinstance(v, Map):
             if not has_ref(v):
                 return {"lit": self.plain_json(v, span)}
-            return {"map": [[B.render_key(k), self.to_expr(x, span)] for k, x in v.items()]}
+            return {"map": [[B.render_key(self.map_key(k, span)), self.to_expr(x, span)]
+                            for k, x in v.items()]}
         if v is POISON:
             return None
         raise self.error("W0309", f"a {B.type_name(v)} cannot be used as a runtime value "

@@ -13,12 +13,15 @@ from importlib import resources
 
 from ..errors import Span, WlispError
 from ..values.datum import Keyword, List, Map, Symbol, Vector
-from .syntax import bracket_problem
+from ..values.jsondata import MAX_INT_DIGITS, SURROGATE, number_problem
+from .syntax import bracket_problem, strip_bom
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")
 _NAME = re.compile(r"[^\d:.][^:]*\Z|[+-]\Z")
-_ESCAPE = re.compile(r'\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|.)', re.S)
+# a UTF-16 surrogate pair written as two escapes is one character, as in JSON
+_ESCAPE = re.compile(r'\\(u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}'
+                     r'|u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|.)', re.S)
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "\\": "\\"}
 _QUOTES = {"quote": "quote", "quasiquote": "quasiquote", "unquote": "unquote",
            "splice": "unquote-splicing"}
@@ -40,6 +43,8 @@ def read(text: str, filename: str = "<input>") -> list:
     from lark import Token
     from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
+    text = strip_bom(text)
+    _refuse_surrogates(text, filename)
     try:
         tree = _parser().parse(text)
     except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as exc:
@@ -52,6 +57,18 @@ def read(text: str, filename: str = "<input>") -> list:
     except RecursionError:
         raise WlispError.at("W0405", "forms are nested too deeply to read",
                             Span(filename, 1, 1, 1, 2)) from None
+
+
+def _refuse_surrogates(text: str, filename: str) -> None:
+    """Text given as a Python string may hold a lone UTF-16 surrogate, which no
+    encoding can write out (a file read as UTF-8 never does)."""
+    m = SURROGATE.search(text)
+    if m is not None:
+        line = text.count("\n", 0, m.start()) + 1
+        col = m.start() - text.rfind("\n", 0, m.start())
+        raise WlispError.at("W0101", f"unexpected character U+{ord(m.group()):04X} (a lone "
+                            "surrogate is not a character)", Span(filename, line, col, line,
+                                                                    col + 1))
 
 
 class _Builder:
@@ -137,10 +154,8 @@ def atom(text: str, span: Span):
         return False
     if text == "nil":
         return None
-    if _INT.match(text):
-        return int(text)
-    if _FLOAT.match(text):
-        return float(text)
+    if _INT.match(text) or _FLOAT.match(text):
+        return _number(text, span)
     if text.startswith(":"):
         name = text[1:]
         if not name or ":" in name:
@@ -149,6 +164,19 @@ def atom(text: str, span: Span):
     if not _NAME.match(text) or _bad_dots(text):
         raise WlispError.at("W0107", f"invalid number or symbol `{text}`", span)
     return Symbol(text, span)
+
+
+def _number(text: str, span: Span):
+    if _INT.match(text):
+        if len(text.lstrip("+-")) <= MAX_INT_DIGITS:
+            return int(text)
+        problem = f"integers may have at most {MAX_INT_DIGITS} digits"
+    else:
+        problem = number_problem(float(text))
+        if problem is None:
+            return float(text)
+    shown = text if len(text) <= 24 else f"{text[:10]}…{text[-10:]}"
+    raise WlispError.at("W0107", f"number `{shown}` is out of range: {problem}", span)
 
 
 def _bad_dots(text: str) -> bool:
@@ -165,14 +193,20 @@ def unescape(body: str, span: Span, offset: int = 1) -> str:
         code = m.group(1)
         if code in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[code]
+        if len(code) == 11:  # a surrogate pair: high, then low
+            hi, lo = int(code[1:5], 16), int(code[7:], 16)
+            return chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+        why = ""
         if code.startswith("u") and len(code) > 1:
             value = int(code[2:-1] if code[1] == "{" else code[1:], 16)
-            if value <= 0x10FFFF:
+            if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
                 return chr(value)
+            why = (": a lone surrogate is not a character" if 0xD800 <= value <= 0xDFFF
+                   else ": the last character is U+10FFFF")
         before = body[: m.start()]
         line = span.line + before.count("\n")
         col = (len(before) - before.rfind("\n")) if "\n" in before else span.col + offset + len(before)
-        raise WlispError.at("W0105", f"invalid escape `\\{code}` in string",
+        raise WlispError.at("W0105", f"invalid escape `\\{code}` in string{why}",
                             Span(span.file, line, col, line, col + 1 + len(code)))
 
     return _ESCAPE.sub(repl, body)

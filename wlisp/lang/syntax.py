@@ -20,6 +20,12 @@ QUOTE_PREFIXES = ("~@", "'", "`", "~")
 DELIMITERS = frozenset(' \t\r\n,;()[]{}"\'`~')
 # one atom (number, symbol, keyword, constant): the grammar's ATOM terminal
 ATOM_PATTERN = r"[^\s,;()\[\]{}\"'`~]+"
+# a byte order mark some editors write at the start of a UTF-8 file: not part of the text
+BOM = "\ufeff"
+
+
+def strip_bom(text: str) -> str:
+    return text[1:] if text.startswith(BOM) else text
 
 
 @dataclass

@@ -10,15 +10,61 @@ Higher-order builtins (`map`, `filter`, `reduce`, `sort` with a key) take a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 
+from . import jsondata
 from .datum import Keyword, List, Map, Symbol, Vector
 
 
 class BuiltinError(Exception):
     """A builtin applied to values it cannot handle; the caller adds the span."""
+
+
+# Builtins make text and vectors of bounded size, so that applying one again and again
+# (doubling a string in a `reduce`) is an error rather than the end of memory.
+MAX_TEXT = 10_000_000   # characters
+MAX_ITEMS = 1_000_000   # items, as `range`
+
+
+def _check_size(n: int, limit: int, what: str) -> None:
+    if n > limit:
+        raise BuiltinError(f"the result is too large: {n:,} {what} (at most {limit:,})")
+
+
+def _joined(sep: str, parts: list[str]) -> str:
+    """`sep.join(parts)`, measured before it is made."""
+    _check_size(sum(map(len, parts)) + len(sep) * max(0, len(parts) - 1), MAX_TEXT,
+                "characters")
+    return sep.join(parts)
+
+
+def _json_size(x) -> int:
+    """About how long `x` is as JSON text; counting stops just past MAX_TEXT."""
+    total, stack = 0, [x]
+    while stack and total <= MAX_TEXT:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v) + 2
+        elif isinstance(v, Mapping):
+            total += 2 + 2 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif is_seq(v):
+            total += 2 + len(v)
+            stack.extend(v)
+        else:
+            total += 8
+    return total
+
+
+def _dumps(x) -> str:
+    _check_size(_json_size(x), MAX_TEXT, "characters")
+    text = json.dumps(to_json(x), ensure_ascii=False)
+    _check_size(len(text), MAX_TEXT, "characters")
+    return text
 
 
 def is_seq(x) -> bool:
@@ -49,8 +95,8 @@ def render(x) -> str:
     if isinstance(x, (int, float)):
         return repr(x)
     if is_seq(x) and x and all(is_outcome(i) for i in x):
-        return "\n\n".join(i.as_text() for i in x)
-    return json.dumps(to_json(x), ensure_ascii=False)
+        return _joined("\n\n", [i.as_text() for i in x])
+    return _dumps(x)
 
 
 def to_json(x):
@@ -126,21 +172,41 @@ def _str_arg(x, name="a string"):
     return str.__str__(x)
 
 
+def _arithmetic(fn):
+    """A numeric builtin whose result must still be a JSON number (SPEC §5): finite,
+    and an integer short enough to write out."""
+    @functools.wraps(fn)
+    def checked(*xs):
+        try:
+            result = fn(*xs)
+        except OverflowError:
+            raise BuiltinError("the result is out of range: numbers must be finite") from None
+        problem = jsondata.number_problem(result)
+        if problem is not None:
+            raise BuiltinError(f"the result is out of range: {problem}")
+        return result
+    return checked
+
+
+@_arithmetic
 def add(*xs):
     _num(*xs)
     return sum(xs)
 
 
+@_arithmetic
 def sub(x, *xs):
     _num(x, *xs)
     return -x if not xs else x - sum(xs)
 
 
+@_arithmetic
 def mul(*xs):
     _num(*xs)
     return math.prod(xs)
 
 
+@_arithmetic
 def div(x, *xs):
     _num(x, *xs)
     if not xs:
@@ -152,6 +218,7 @@ def div(x, *xs):
     return x
 
 
+@_arithmetic
 def mod(x, y):
     _num(x, y)
     if y == 0:
@@ -189,13 +256,20 @@ def _plain(x):
 
 
 def str_(*xs):
-    return "".join(render(x) for x in xs)
+    return _joined("", [render(x) for x in xs])
 
 
 def join(sep, xs=None):
     if xs is None:
         sep, xs = "", sep
-    return _str_arg(sep, "a separator string").join(render(x) for x in as_seq(xs))
+    return _joined(_str_arg(sep, "a separator string"), [render(x) for x in as_seq(xs)])
+
+
+def replace(s, old, new):
+    s, old, new = _str_arg(s), _str_arg(old), _str_arg(new)
+    count = s.count(old) if old else len(s) + 1
+    _check_size(len(s) + count * (len(new) - len(old)), MAX_TEXT, "characters")
+    return s.replace(old, new)
 
 
 def split(s, sep=None):
@@ -276,7 +350,9 @@ def conj(coll, *xs):
 
 
 def concat(*colls):
-    return Vector(i for c in colls for i in as_seq(c))
+    seqs = [as_seq(c) for c in colls]
+    _check_size(sum(map(len, seqs)), MAX_ITEMS, "items")
+    return Vector(i for seq in seqs for i in seq)
 
 
 def assoc(m, *kvs):
@@ -382,7 +458,7 @@ def reduce_(f, init, coll=None, *, call):
 
 def parse_json(s):
     try:
-        return from_json(json.loads(_str_arg(s)))
+        return from_json(jsondata.loads(_str_arg(s)))
     except ValueError as exc:
         raise BuiltinError(f"invalid JSON: {exc}") from None
 
@@ -396,11 +472,15 @@ def from_json(x):
 
 
 def encode_json(x):
-    return json.dumps(to_json(x), ensure_ascii=False)
+    return _dumps(x)
 
 
 def _str1(fn):
-    return lambda s: fn(_str_arg(s))
+    def text(s):
+        out = fn(_str_arg(s))
+        _check_size(len(out), MAX_TEXT, "characters")  # `upper` of "ß" is "SS"
+        return out
+    return text
 
 
 def _pred(test):
@@ -422,7 +502,7 @@ BUILTINS = {
     "contains?": (contains, 2, 2),
     "starts-with?": (lambda s, p: _str_arg(s).startswith(_str_arg(p)), 2, 2),
     "ends-with?": (lambda s, p: _str_arg(s).endswith(_str_arg(p)), 2, 2),
-    "replace": (lambda s, a, b: _str_arg(s).replace(_str_arg(a), _str_arg(b)), 3, 3),
+    "replace": (replace, 3, 3),
     "len": (length, 1, 1), "get": (get, 2, 3), "get-in": (get_in, 2, 3),
     "first": (first, 1, 1), "rest": (rest, 1, 1), "nth": (nth, 2, 3), "last": (last, 1, 1),
     "conj": (conj, 1, None), "concat": (concat, 0, None), "assoc": (assoc, 1, None),

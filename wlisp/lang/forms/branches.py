@@ -22,13 +22,13 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     branches, frees, results = [], set(), []
     for label, body in clauses:
         segment = "then" if kind == "if" else label_segment(label)
-        sub = _branch(ev, f"{cid}/{segment}", body, env, value.quarantined)
+        sub = _branch(ev, f"{cid}/{segment}", body, env, value.quarantined, form)
         branches.append(Branch(True if kind == "if" else ev.to_expr(label), sub.graph))
         frees |= sub.free
         results.append(sub.value)
     otherwise = None
     if default is not None or kind == "if":
-        sub = _branch(ev, f"{cid}/else", default or (), env, value.quarantined)
+        sub = _branch(ev, f"{cid}/else", default or (), env, value.quarantined, form)
         otherwise = sub.graph
         frees |= sub.free
         results.append(sub.value)
@@ -40,14 +40,16 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
         r.quarantined for res in results for r in refs_in(res)))
 
 
-def _branch(ev: Evaluator, prefix, body, env, quarantine):
+def _branch(ev: Evaluator, prefix, body, env, quarantine, form):
+    """A branch's nested graph; a problem with its value points at its last form."""
     def build():
         ev.call_stack.append("branch")  # recursion through runtime branches is bounded
         try:
             return ev.eval_body(body, Env(env))
         finally:
             ev.call_stack.pop()
-    return ev.subgraph(prefix, build, quarantine=quarantine)
+    span = getattr(body[-1], "span", None) if body else None
+    return ev.subgraph(prefix, build, quarantine=quarantine, span=span or form.span)
 
 
 def _pure_branches(ev: Evaluator, value, kind, clauses, default, form, env):

@@ -171,7 +171,7 @@ def _tournament(ev: Evaluator, form: List, env: Env):
         ev.graph.fix_answer_format(verdict.node, WINNER_SCHEMA, "judge", form.span_at(2))
         return verdict
 
-    sub = ev.subgraph(tid, judge_graph, params=names)
+    sub = ev.subgraph(tid, judge_graph, params=names, span=form.span_at(2))
     ent_expr = ev.to_expr(entrants, form.span_at(1))
     if isinstance(ent_expr, dict) and "lit" in ent_expr:
         ent_expr = {"vec": [ev.to_expr(x) for x in entrants]}

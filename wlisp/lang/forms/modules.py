@@ -23,7 +23,7 @@ def _import(ev: Evaluator, form: List, env: Env):
     if isinstance(target, str):
         path, label = resolve_import(ev, target, form)
         key = os.path.realpath(path)
-        loader = lambda: open(path, encoding="utf-8").read()  # noqa: E731
+        loader = lambda: open(path, encoding="utf-8-sig").read()  # noqa: E731
     elif isinstance(target, Symbol):
         name = target.name
         res = resources.files("wlisp.stdlib").joinpath(f"{name}.wl")
