@@ -90,12 +90,20 @@ def alive(pid: int) -> bool:
         return False
 
 
-def journaled(db: Path, run_id: str) -> tuple[set, bool]:
+def journaled(db: Path, run_id: str) -> tuple[set, bool] | None:
+    """(completed steps, integrity ok), or None when the run was never recorded."""
+    if not db.exists():
+        return None
     conn = sqlite3.connect(db)
     try:
         ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        done = {n for (n,) in conn.execute(
-            "SELECT node FROM steps WHERE run_id=? AND status='completed'", (run_id,))}
+        try:
+            if not conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
+                return None
+            done = {n for (n,) in conn.execute(
+                "SELECT node FROM steps WHERE run_id=? AND status='completed'", (run_id,))}
+        except sqlite3.OperationalError:  # killed while the journal was being created
+            return None
         return done, ok
     finally:
         conn.close()
@@ -109,17 +117,33 @@ def trial(shape: str, sig: int, seed: int) -> dict:
         first = subprocess.Popen([WLISP, "run", str(folder / "w.wl"), "--state-dir",
                                   str(state), "--run-id", "r", "-q"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 2.5))
+        deadline = time.monotonic() + 30  # from the moment the run is journaled ...
+        while not (state / "wlisp.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 2.0))  # ... a random moment of its life
         finished_first = first.poll() is not None
         first.send_signal(sig)
-        first.wait(30)
+        try:
+            first.wait(30)
+            hung = False
+        except subprocess.TimeoutExpired:  # it did not exit after the signal
+            hung = True
+            first.kill()
+            first.wait(10)
         time.sleep(0.3)
         before = events(folder)
         started = {(t, p, h) for k, t, p, h, _ in before if k == "start"}
         ended_tasks = {t for k, t, *_ in before if k == "end"}
         orphans = sum(alive(p) for _, p, _ in started)  # agents alive after the kill
         helpers_left = [h for _, _, h in started if alive(h)]
-        done_before, _ = journaled(state / "wlisp.db", "r")
+        recorded = journaled(state / "wlisp.db", "r")
+        if recorded is None:  # stopped before its run was journaled
+            return {"shape": shape, "seed": seed, "signal": sig, "resume_status": "not started",
+                    "orphan_agents": orphans, "helpers_left_for_resume": len(helpers_left),
+                    "alive_after_resume": orphans + len(helpers_left), "journaled_rerun": 0,
+                    "finished_unjournaled_rerun": 0, "rerun": 0, "integrity_ok": True,
+                    "completed_steps": 0, "finished_before_signal": finished_first}
+        done_before = recorded[0]
         res = subprocess.run([WLISP, "resume", "r", "--state-dir", str(state), "-q",
                               "--json"], capture_output=True, text=True, timeout=300)
         status = json.loads(res.stdout)["status"] if res.stdout.strip() else "error"
@@ -129,7 +153,7 @@ def trial(shape: str, sig: int, seed: int) -> dict:
         everyone = {p for _, _, p, _, _ in events(folder)} | \
             {h for _, _, _, h, _ in events(folder)}
         done_after, ok = journaled(state / "wlisp.db", "r")
-        return {"shape": shape, "seed": seed, "signal": sig,
+        return {"shape": shape, "seed": seed, "signal": sig, "did_not_exit": hung,
                 "finished_before_signal": finished_first, "resume_status": status,
                 "resume_exit": res.returncode, "orphan_agents": orphans,
                 "helpers_left_for_resume": len(helpers_left),
@@ -143,7 +167,7 @@ def trial(shape: str, sig: int, seed: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=100)
-    ap.add_argument("--signal", choices=["KILL", "TERM", "HUP"], default="KILL")
+    ap.add_argument("--signal", choices=["KILL", "TERM", "HUP", "INT"], default="KILL")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", help="JSON output (default results/crash_campaign.json)")
     a = ap.parse_args()
@@ -161,7 +185,10 @@ def main() -> None:
     summary = {
         "signal": a.signal, "trials": len(rows),
         "resumes_completed": sum(r["resume_status"] == "completed" for r in rows),
+        "signalled_before_the_journal_existed": sum(r["resume_status"] == "not started"
+                                                    for r in rows),
         "integrity_failures": sum(not r["integrity_ok"] for r in rows),
+        "did_not_exit_after_the_signal": sum(r.get("did_not_exit", False) for r in rows),
         "orphan_agents_after_signal": total["orphan_agents"],
         "helpers_left_for_resume": total["helpers_left_for_resume"],
         "processes_alive_after_resume": total["alive_after_resume"],
