@@ -150,6 +150,12 @@ class StepOutcome:
     def problem(self) -> str | None:
         """Why this outcome cannot be used as it is (a wrong type, a non-JSON or too
         deep structured answer, usage that is not counts), or None."""
+        if type(self.task_id) is type(self.session_id) is type(self.agent) is \
+                type(self.output) is str and type(self.success) is bool and \
+                self.usage is None and self.structured is None and \
+                (self.error is None or type(self.error) is str) and \
+                (self.finish_reason is None or type(self.finish_reason) is str):
+            return None  # the common case, checked without a loop (it runs every step)
         for name in ("task_id", "session_id", "agent", "output"):
             if not isinstance(getattr(self, name), str):
                 return f"`{name}` of type {type(getattr(self, name)).__name__}, not text"
@@ -172,6 +178,11 @@ class StepOutcome:
     def repaired(self) -> StepOutcome:
         """The outcome with text that UTF-8 cannot store (lone surrogates, as in a reply
         cut inside an escaped emoji) repaired: pairs joined, the rest U+FFFD."""
+        if self.output.isascii() and self.session_id.isascii() and self.agent.isascii() \
+                and self.task_id.isascii() and self.structured is None and \
+                (self.error is None or self.error.isascii()) and \
+                (self.finish_reason is None or self.finish_reason.isascii()):
+            return self  # the common case (isascii is a flag check)
         texts = (self.task_id, self.session_id, self.agent, self.output, self.error,
                  self.finish_reason)
         if all(t is None or t.isascii() or _storable(t) for t in texts) and \

@@ -88,10 +88,6 @@ class Scheduler:
         self.state = state
         self.steps = StepRunner(state)
         self.plans: dict[int, GraphPlan] = {}
-        self.control = {"value": self._value, "fail": self._fail, "human": self._human,
-                        "loop": self._loop, "classify": self._classify, "map": self._map,
-                        "pipeline": self._pipeline, "try": self._try,
-                        "tournament": self._tournament}
 
     def plan(self, graph: Graph) -> GraphPlan:
         p = self.plans.get(id(graph))
@@ -186,7 +182,7 @@ class Scheduler:
                 status, value, error = ("completed", outcome, None) if outcome.success else \
                     ("failed", outcome, outcome.error or outcome.output)
             else:
-                status, value, error = await self.control[node.kind](np, scope, inst, rec)
+                status, value, error = await CONTROL[node.kind](self, np, scope, inst, rec)
         except ExprError as exc:
             status, value, error = "failed", None, f"{_where(node)}{exc}"
         except BudgetExhausted:
@@ -369,6 +365,12 @@ async def bounded(run, jobs, limit) -> list:
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(c) for c in coros]
     return [t.result() for t in tasks]
+
+
+# the control nodes by kind: plain functions, not bound methods kept on the scheduler,
+# which would make a cycle holding the whole run until the garbage collector finds it
+CONTROL = {kind: getattr(Scheduler, "_" + kind) for kind in (
+    "value", "fail", "human", "loop", "classify", "map", "pipeline", "try", "tournament")}
 
 
 def classifier_label(value):
