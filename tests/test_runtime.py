@@ -320,7 +320,7 @@ def test_quarantined_steps_get_no_tools():
 (deftool grep :params {:q string} :command ["grep" "{q}"])
 (defagent reader :tools [grep] :trust :quarantined)
 (defagent helper :tools [grep])
-(defworkflow main [] [(spawn reader "read") (spawn helper "help")])""")
+(defworkflow main [] [(get (spawn reader "read" :returns {:n int}) :n) (spawn helper "help")])""")
     ex = Recorder()
     go(spec, ex)
     by_agent = {c.agent: c for c in ex.calls}

@@ -42,12 +42,13 @@ CODES = {
     "W0308": "unquote outside quasiquote",
     "W0309": "runtime value where a compile-time value is needed",
     # semantics
-    "W0401": "raw output of a quarantined step used in a prompt",
+    "W0401": "raw text of a quarantined step reaches a prompt, a decision or the result",
     "W0402": "unbounded recursion on a runtime value",
     "W0403": "compile-time evaluation error",
     "W0404": "tournament needs at least 2 entrants",
     "W0405": "nesting too deep",
     "W0406": "spawn in a pure context",
+    "W0407": "quarantined agent with write isolation",
     # imports and files
     "W0501": "cannot import",
     "W0502": "import outside the file's tree",

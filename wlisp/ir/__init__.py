@@ -2,7 +2,7 @@
 
 `nodes` holds the node kinds and the table of their fields, `expr` the
 residual-expression vocabulary, `validate` the checks on load and the JSON
-Schema, `spec` the document itself.
+Schema, `taint` quarantine as dataflow, `spec` the document itself.
 """
 
 from .nodes import Branch, Graph, Node, make_node

@@ -121,6 +121,8 @@ class Spawn(Node):
     trust: str | None = _field(VALUE, json={"enum": list(TRUST)})
     role: str | None = _field(VALUE, json={"enum": list(ROLES)})
     description: str | None = _field(VALUE, json=STRING)
+    # the quarantined steps whose values chose this one (so it runs quarantined)
+    chosen_by: list[str] | None = _field(VALUE, json={"type": "array", "items": STRING})
 
 
 @dataclass(slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from ..errors import Diagnostic, WlispError
 from ..values.builtins import BUILTINS
+from . import taint
 from .expr import expr_problems, expr_schema
 from .nodes import (
     CHAINS,
@@ -236,6 +237,8 @@ def validate_spec(spec) -> None:
         seen: set[str] = set()
         ctx = _Validator(spec, problems, seen)
         ctx.graph(spec.graph, _Scope(None, vars={("input", p) for p in spec.params}), "", None)
+    if not problems:  # quarantine needs a well-formed graph to follow
+        problems.extend(taint.check(spec)[0])
     if problems:
         raise WlispError(problems[:20])
 

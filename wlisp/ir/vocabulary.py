@@ -8,6 +8,7 @@ ROLES = {"explore": ("read-only", "system-only"), "plan": ("shared", "full"),
          "implement": ("worktree", "full"), "verify": ("read-only", "none"),
          "custom": ("shared", "none")}
 ISOLATION = ("shared", "read-only", "worktree", "remote")
+WRITE_ISOLATION = frozenset({"shared", "worktree", "remote"})  # not for quarantined agents
 CONTEXT = ("none", "system-only", "full")
 TRUST = ("trusted", "quarantined")
 TOURNAMENT_FORMATS = ("single-elim", "round-robin")

@@ -10,6 +10,7 @@ whole body has been evaluated.
 from __future__ import annotations
 
 from ..errors import Span, WlispError
+from ..ir import taint
 from ..ir.spec import WorkflowSpec
 from .builder import GraphBuilder, GraphDraft
 from .evaluator import Evaluator
@@ -89,9 +90,13 @@ def _spec(ev: Evaluator, wf: WorkflowDef, graph: GraphDraft) -> WorkflowSpec:
     tools = {t: ev.tools[t].config for a in ev.used_agents.values()
              for t in a.config.get("tools", [])}
     opts = wf.opts
-    return WorkflowSpec(
+    spec = WorkflowSpec(
         name=wf.name, graph=graph.emit(), params=[p.name for p in wf.params],
         description=opts.get("description"), agents=agents, tools=tools,
         schemas=dict(sorted(ev.used_schemas.items())), budget=opts.get("budget"),
         concurrency=opts.get("concurrency"), source=wf.span.file if wf.span else None,
         span=wf.span)
+    problems = taint.check(spec)[0]  # marks the steps quarantined values choose
+    if problems:
+        raise WlispError(problems)
+    return spec

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from ...errors import did_you_mean
-from ...ir.vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION, ROLES, TRUST
+from ...ir.vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION, ROLES, TRUST, WRITE_ISOLATION
 from ...values import builtins as B
 from ...values.datum import List, Map, Symbol, Vector, pr_str
 from ..compiler import WorkflowDef
@@ -75,8 +75,23 @@ def _defagent(ev: Evaluator, form: List, env: Env):
     ev.guarded(choice_option, opts, "trust", TRUST, cfg)
     ev.guarded(bool_option, opts, "exclusive", cfg)
     cfg.setdefault("trust", "trusted")
+    if cfg["trust"] == "quarantined":
+        _read_only(ev, cfg, opts, form)
     cfg["tools"] = _tools(ev, tools_form, env) if tools_form else []
     return define(ev, env, name, Agent(name.name, cfg, form.span))
+
+
+def _read_only(ev: Evaluator, cfg: dict, opts: dict, form: List) -> None:
+    """A quarantined agent reads untrusted text and must not write: read-only unless the
+    author asked for write isolation, which is refused (W0407)."""
+    if "isolation" not in opts and "role" not in opts:
+        cfg["isolation"] = "read-only"
+    elif cfg["isolation"] in WRITE_ISOLATION:
+        key = "isolation" if "isolation" in opts else "role"
+        ev.record(ev.error("W0407", f"a quarantined agent cannot have write isolation "
+                           f"`{cfg['isolation']}`; quarantined agents are read-only",
+                           opts[key][1], ("use `:isolation :read-only`, or a trusted agent "
+                                          "that reads only validated fields", None)))
 
 
 def _tools(ev: Evaluator, tools_form, env) -> list[str]:

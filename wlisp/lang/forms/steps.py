@@ -52,8 +52,8 @@ def _spawn(ev: Evaluator, form: List, env: Env):
     explicit = ev.static(opts["id"][0], env, opts["id"][1], "`:id`") if "id" in opts else None
     if isinstance(explicit, Symbol):
         explicit = explicit.name
-    quarantined = (attrs.get("trust") or agent.config.get("trust")) == "quarantined" or \
-        graph.quarantine
+    # steps that quarantined values choose are marked by the taint pass (`ir/taint.py`)
+    quarantined = (attrs.get("trust") or agent.config.get("trust")) == "quarantined"
     if quarantined:
         attrs["trust"] = "quarantined"
     nid = graph.reserve(agent.name, explicit, opts.get("id", (None, form.span))[1])
@@ -114,16 +114,17 @@ def _after(ev: Evaluator, opts, env) -> list[str]:
     return out
 
 
-def prompt_expr(ev: Evaluator, value, span, what="prompt"):
+def prompt_expr(ev: Evaluator, value, span, what="prompt", for_people=False):
     """A prompt (or message) as text or a residual `str` expression; runtime values
-    render as text, and raw output of a quarantined step is refused (W0401)."""
+    render as text, and raw output of a quarantined step is refused (W0401) unless the
+    text is `for_people` (a human gate may show untrusted text to a person)."""
     if isinstance(value, str):
         return str.__str__(value)
     if value is None:
         return ""
     if isinstance(value, Ref) or has_ref(value):
         raw, use = (value.raw, value.raw_use) if isinstance(value, Ref) else first_raw(value)
-        if raw is not None:
+        if raw is not None and not for_people:
             raise ev.error("W0401", f"this {what} uses the raw output of a quarantined "
                            "step; use its validated `:returns` fields instead",
                            use or span, ("the quarantined step is here", raw))
@@ -167,7 +168,7 @@ def _human(ev: Evaluator, form: List, env: Env):
     if prompt is POISON:
         return POISON
     graph = ev.step_graph("human", form.span)
-    attrs = {"prompt": prompt_expr(ev, prompt, form.span_at(1))}
+    attrs = {"prompt": prompt_expr(ev, prompt, form.span_at(1), for_people=True)}
     schema = None
     if "returns" in opts:
         attrs["returns"], schema = returns_type(ev, opts["returns"][0], opts["returns"][1], env)
