@@ -256,3 +256,16 @@ def test_a_loaded_spec_with_a_writing_quarantined_agent_is_refused():
     with pytest.raises(WlispError) as info:
         WorkflowSpec.from_dict(data)
     assert [d.code for d in info.value.diagnostics] == ["W0407"]
+
+
+def test_loops_nested_deep_over_quarantined_values_are_checked_quickly():
+    """Each loop is read until its variable settles; an enclosing loop starts it where
+    it settled, so 40 nested loops take about 80 passes, not 2**40."""
+    src = '(get (spawn q "read" :returns S) :label)'
+    for i in range(40):
+        src = f'(loop [v{i} nil] :max 2 (spawn w (fmt "{{v{i}}}")) {src})'
+    spec = compile(program(src), "main")
+    assert sum(1 for n in _steps(spec) if n.trust == "quarantined" and n.chosen_by) == 0
+    with pytest.raises(WlispError) as info:  # and the raw text still cannot get out
+        compile(program(src.replace(':label)', ':output)')), "main")
+    assert {d.code for d in info.value.diagnostics} == {"W0401"}

@@ -121,7 +121,11 @@ class Analysis:
         self.spans: dict = {}
         self.problems: dict[tuple, Diagnostic] = {}
         self.marked: list[Node] = []
+        self.settled: dict[str, tuple[Taint, frozenset]] = {}  # loop id -> (var, chosen)
         self.at = None  # the span of the node being read: where a problem is shown
+        # node visits allowed: loops are read until their variable settles, so loops
+        # nested deep over quarantined values could otherwise take exponential time
+        self.budget = 100_000 + 50 * sum(1 for _ in spec.walk())
 
     # --- reporting ---------------------------------------------------------------------
 
@@ -154,6 +158,9 @@ class Analysis:
         self.sink("the workflow's result", result, self.spec.span)
 
     def graph(self, g: Graph, scope: dict, ctx: frozenset) -> Taint:
+        self.budget -= len(g.nodes) + 1
+        if self.budget < 0:
+            raise _GaveUp
         for node in _in_order(g):
             self.spans[node.id] = self.at = node.span
             self.values[node.id] = self.node(node, scope, ctx).chosen_by(ctx)
@@ -191,7 +198,10 @@ class Analysis:
         return CLEAN
 
     def node_loop(self, node, scope, ctx) -> Taint:
-        var, result, chosen, before = self.expr(node.init, scope), CLEAN, NONE, NONE
+        # start where this loop settled last time (an enclosing loop reads its body again):
+        # taints only grow, so nested loops settle in one more pass each, not 2^depth
+        var, chosen = self.settled.get(node.id, (CLEAN, NONE))
+        var, result, before = var.join(self.expr(node.init, scope)), CLEAN, chosen
         for _ in range(FIXPOINT_PASSES):
             inner = {**scope, (node.id, node.var): var}
             result = self.graph(node.body, inner, ctx | chosen)
@@ -205,6 +215,7 @@ class Analysis:
             var, before = joined, chosen
         else:
             var = var.flat()
+        self.settled[node.id] = (var, chosen)
         return var.join(result).chosen_by(chosen)
 
     def node_classify(self, node, scope, ctx) -> Taint:
@@ -409,9 +420,27 @@ def _topological(g: Graph, ids: set) -> list[Node]:
     return out
 
 
+def _has_sources(spec) -> bool:
+    if any(isinstance(a, dict) and a.get("trust") == "quarantined"
+           for a in spec.agents.values()):
+        return True
+    return any(n.kind == "spawn" and n.trust == "quarantined" and not n.chosen_by
+               for n, _ in spec.walk())
+
+
+class _GaveUp(Exception):
+    pass
+
+
 def check(spec) -> tuple[list[Diagnostic], list[Node]]:
     """The quarantine problems of `spec`, and the spawns it marked quarantined (their
     `trust` is set, so the spec shows and the runtime enforces it)."""
+    if not _has_sources(spec):  # nothing can carry taint: the common case, kept cheap
+        return [], []
     analysis = Analysis(spec)
-    analysis.run()
+    try:
+        analysis.run()
+    except _GaveUp:
+        return [Diagnostic("W0405", "loops nest too deeply over quarantined values to check "
+                           "where their text goes; flatten the loops", spec.span)], []
     return list(analysis.problems.values()), analysis.marked
