@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import tempfile
 
 from .. import processes
 from ..contract import Event, StepOutcome, StepSpec
 from .config import expand_env
+from .environment import agent_environment
 
 PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 STDERR_TAIL = 2000
 DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024
 
@@ -33,7 +36,8 @@ class CommandExecutor:
     def __init__(self, argv: list[str], *, name: str = "command", env: dict | None = None,
                  timeout: float | None = None, output_file: bool = False,
                  envelope: bool | None = None, cwd: str | None = None,
-                 max_output: int = DEFAULT_MAX_OUTPUT, concurrency: int = 8):
+                 max_output: int = DEFAULT_MAX_OUTPUT, concurrency: int = 8,
+                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = ()):
         self.argv = list(argv)
         self.name = name
         self.env = {k: expand_env(str(v), f"executor `{name}` env `{k}`")
@@ -44,22 +48,20 @@ class CommandExecutor:
         self.cwd = cwd
         self.max_output = max_output
         self.concurrency_hint = concurrency
+        self.pass_env, self.foreign_env = tuple(pass_env), tuple(foreign_env)
 
     def _argv(self, spec: StepSpec, values: dict) -> list[str]:
-        out = []
-        for part in self.argv:
-            for key in PLACEHOLDERS:
-                token = "{" + key + "}"
-                if token in part:
-                    part = part.replace(token, str(values.get(key) or ""))
-            out.append(part)
-        return out
+        """The argv with each placeholder replaced once, literally: a value that itself
+        looks like a placeholder (`:system "S {attempt}"`) stays as it is."""
+        fill = lambda m: str(values.get(m.group(1)) or "")  # noqa: E731
+        return [_PLACEHOLDER.sub(fill, part) for part in self.argv]
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
         with tempfile.TemporaryDirectory(prefix="wlisp-step-") as tmp:
             values = {"model": spec.model, "agent": spec.agent, "task_id": spec.task_id,
                       "system": spec.system, "attempt": spec.attempt}
-            env = {**os.environ, **self.env, "WLISP_TASK_ID": spec.task_id,
+            env = {**agent_environment(self.env, self.pass_env, self.foreign_env),
+                   "WLISP_TASK_ID": spec.task_id,
                    "WLISP_AGENT": spec.agent, "WLISP_ATTEMPT": str(spec.attempt),
                    "WLISP_MODEL": spec.model or "", "WLISP_ROLE": spec.role or "",
                    "WLISP_TRUST": spec.trust or ""}
@@ -78,9 +80,9 @@ class CommandExecutor:
                     stderr=asyncio.subprocess.PIPE, env=env, cwd=self.cwd,
                     start_new_session=True,  # its own process group, killed as one
                     preexec_fn=processes.parent_death_hook())  # dies with us (Linux)
-            except OSError as exc:
-                return StepOutcome.failed(spec.task_id, spec.agent,
-                                          f"cannot start `{argv[0]}`: {exc.strerror or exc}")
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in an argument
+                return StepOutcome.failed(spec.task_id, spec.agent, f"cannot start "
+                                          f"`{argv[0]}`: {getattr(exc, 'strerror', 0) or exc}")
             _report(events, "process_started", spec, processes.identify(proc.pid))
             try:
                 out, err = await asyncio.wait_for(

@@ -59,7 +59,8 @@ KEYS = {
         "envelope": _BOOL,
         "cwd": _rule("a directory that exists (relative to this file)", type="string",
                      format="directory"),
-        "max_output": _rule("an integer >= 1 (bytes)", type="integer", minimum=1)},
+        "max_output": _rule("an integer >= 1 (bytes)", type="integer", minimum=1),
+        "pass_env": None},
     "openai": {
         "base_url": _rule("a URL starting with http:// or https://", type="string",
                           pattern="^https?://"),
@@ -76,7 +77,8 @@ KEYS = {
         "max_iterations": _rule("an integer >= 1", type="integer", minimum=1),
         "structured": _rule("json_schema, json_object or prompt",
                             enum=["json_schema", "json_object", "prompt"]),
-        "temperature": _rule("a number between 0 and 2", type="number", minimum=0, maximum=2)},
+        "temperature": _rule("a number between 0 and 2", type="number", minimum=0, maximum=2),
+        "pass_env": None},
     "ray": {
         "inner": _rule("the name of the profile whose steps Ray runs", type="string"),
         "address": _rule('a string ("auto", "ray://HOST:PORT")', type="string"),
@@ -92,6 +94,12 @@ KEYS = {
                     "resources": _rule("a table of NAME = N (N >= 0)", type="object",
                                        additionalProperties=_AMOUNT)}))},
 }
+_PASS_ENV = _rule("a list of environment variable names (secrets the agent may see)",
+                  type="array", items=_rule("an environment variable name (no `=`)",
+                                            type="string", pattern="^[^=\\x00]+$"))
+for _keys in KEYS.values():  # the same rule wherever a profile starts processes
+    if "pass_env" in _keys:
+        _keys["pass_env"] = _PASS_ENV
 REQUIRED = {"command": ["argv"], "ray": ["inner"]}
 _TYPE = _rule("one of " + ", ".join(TYPES), enum=list(TYPES))
 _CONCURRENCY = _rule("an integer >= 1 (steps of this profile at once)", type="integer",

@@ -14,14 +14,18 @@ which the runtime retries with backoff.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
 import weakref
 
+import jsonschema
+
 from .. import processes
 from ..contract import StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
+from .environment import agent_environment
 
 TOOL_OUTPUT_LIMIT = 16_000
 _HOLE = re.compile(r"\{([^{}]+)\}")
@@ -38,7 +42,8 @@ class OpenAIExecutor:
                  api_key_env: str | None = "OPENAI_API_KEY", model: str | None = None,
                  prices: dict | None = None, timeout: float = 120.0, tool_timeout: float = 60.0,
                  max_iterations: int = 8, structured: str = "json_schema",
-                 temperature: float | None = None, concurrency: int = 16, client=None):
+                 temperature: float | None = None, concurrency: int = 16, client=None,
+                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = ()):
         try:
             import openai
         except ImportError:
@@ -55,6 +60,9 @@ class OpenAIExecutor:
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.name, self.model, self.prices = name, model, prices or {}
         self.tool_timeout, self.max_iterations = tool_timeout, max_iterations
+        # tools see no API key (ours included) unless the profile passes it on
+        self.pass_env = tuple(pass_env)
+        self.foreign_env = (*foreign_env, *([api_key_env] if api_key_env else []))
         self.structured = structured
         self.temperature = temperature
         self.concurrency_hint = concurrency
@@ -178,6 +186,9 @@ class OpenAIExecutor:
                 raise ValueError("arguments must be a JSON object")
         except ValueError as exc:
             return json.dumps({"error": f"invalid arguments for `{name}`: {exc}"})
+        problem = _argument_problem(tool, args)
+        if problem is not None:  # checked before anything runs; the model may try again
+            return json.dumps({"error": f"invalid arguments for `{name}`: {problem}"})
         argv = []
         for part in tool.get("command", []):
             missing = [h for h in _HOLE.findall(part) if h not in args]
@@ -188,9 +199,11 @@ class OpenAIExecutor:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                env=agent_environment({}, self.pass_env, self.foreign_env),
                 preexec_fn=processes.parent_death_hook())
-        except OSError as exc:
-            return json.dumps({"error": f"cannot run `{argv[0]}`: {exc.strerror or exc}"})
+        except (OSError, ValueError) as exc:
+            return json.dumps({"error": f"cannot run `{argv[0]}`: "
+                               f"{getattr(exc, 'strerror', None) or exc}"})
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.tool_timeout)
         except TimeoutError:
@@ -223,6 +236,37 @@ async def _closing(client, forget):
     finally:
         forget()
         await client.close()
+
+
+def _argument_problem(tool: dict, args: dict) -> str | None:
+    """What is wrong with a model's arguments for `tool`: its `:params` schema, and no
+    NUL character anywhere (an argv element cannot hold one)."""
+    params = tool.get("params")
+    if params:
+        error = jsonschema.exceptions.best_match(_validator(params).iter_errors(args))
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path))
+            return f"{where + ': ' if where else ''}{error.message}"
+    stack: list = [args]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and "\0" in value:
+            return "a NUL character cannot be passed to a command"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_validator(text: str):
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _validator(schema: dict):
+    return _cached_validator(json.dumps(schema, sort_keys=True))
 
 
 def _arg(value) -> str:

@@ -15,6 +15,7 @@ import os
 from ..contract import StepOutcome, StepSpec
 from ..errors import WlispError, did_you_mean, usage_error
 from .config import Config
+from .environment import RedactingExecutor, key_variables, secret_values
 
 
 def build_profile(config: Config, name: str, answers: str | None = None):
@@ -33,6 +34,9 @@ def build_profile(config: Config, name: str, answers: str | None = None):
                          + ("" if config.path else " (no wlisp.toml found)"))
     kind = prof["type"]
     opts = {k: v for k, v in prof.items() if k != "type"}
+    if kind in ("command", "openai"):  # the other profiles' keys are not for its processes
+        opts["foreign_env"] = sorted(v for k, v in key_variables(config.profiles).items()
+                                     if k != name)
     conc = opts.pop("concurrency", None)
     extra = {"concurrency_hint": conc} if conc else {}
     if kind == "mock":
@@ -109,10 +113,13 @@ def make_executor(name: str | None = None, *, answers: str | None = None,
     or, without it, the routing of wlisp.toml (mock when there is none)."""
     config = config or Config()
     if name is not None:
-        return build_profile(config, name, answers)
-    if config.profiles or config.agents:
-        return Router(config, answers=answers)
-    return build_profile(config, "mock")
+        executor = build_profile(config, name, answers)
+    elif config.profiles or config.agents:
+        executor = Router(config, answers=answers)
+    else:
+        return build_profile(config, "mock")
+    secrets = secret_values(config.profiles)
+    return RedactingExecutor(executor, secrets) if secrets else executor
 
 
 def executor_label(name: str | None, config: Config) -> str:

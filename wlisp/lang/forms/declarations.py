@@ -160,6 +160,10 @@ def _tool_command(ev, option, env, cfg, name):
           all(isinstance(c, str) for c in command), option[1],
           "`:command` takes a non-empty vector of strings (one per argv element), "
           "never a shell string")
+    if _TOOL_HOLE.search(command[0]):
+        raise ev.error("W0306", "the program of a tool command (its first element) must be "
+                       "fixed: a hole there would let the model choose what runs",
+                       ev.locate(option[1], command[0]))
     known = list(cfg["params"].get("properties", {}))
     for part in command if cfg["params"] else ():
         for hole in _TOOL_HOLE.findall(part):

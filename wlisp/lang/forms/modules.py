@@ -4,6 +4,7 @@ standard-library modules; each module is evaluated once per compilation."""
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 
 from ...errors import did_you_mean
@@ -13,6 +14,7 @@ from ..options import parse_options
 from ..values import Env
 
 IMPORT_OPTIONS = {"only", "as"}
+STDLIB_NAME = re.compile(r"[a-z][a-z0-9-]{0,63}")
 
 
 def _import(ev: Evaluator, form: List, env: Env):
@@ -26,6 +28,10 @@ def _import(ev: Evaluator, form: List, env: Env):
         loader = lambda: open(path, encoding="utf-8-sig").read()  # noqa: E731
     elif isinstance(target, Symbol):
         name = target.name
+        if not STDLIB_NAME.fullmatch(name):
+            raise ev.error("W0501", f"`{name[:80]}` is not a standard library module name "
+                           "(plain names such as `patterns`); import a file by its path in "
+                           "a string: (import \"lib/helpers.wl\")", target.span)
         res = resources.files("wlisp.stdlib").joinpath(f"{name}.wl")
         if not res.is_file():
             mods = [p.name[:-3] for p in resources.files("wlisp.stdlib").iterdir()
@@ -65,6 +71,19 @@ def _import(ev: Evaluator, form: List, env: Env):
 
 
 def resolve_import(ev: Evaluator, name: str, form: List):
+    """The file `name` (a path relative to the importing file) names, inside the
+    importing file's directory tree; anything else is a diagnostic."""
+    if "\0" in name:
+        raise ev.error("W0501", "a file name cannot contain a NUL character", form.span_at(1))
+    try:
+        return _resolve(ev, name, form)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ev.error("W0501", f"cannot import `{name[:80]}`: {reason}",
+                       form.span_at(1)) from None
+
+
+def _resolve(ev: Evaluator, name: str, form: List):
     here = form.span.file if form.span else "<input>"
     base = os.path.dirname(os.path.abspath(here)) if not here.startswith("<") else os.getcwd()
     path = os.path.normpath(os.path.join(base, name))
