@@ -50,12 +50,10 @@ class GraphBuilder:
     """Collects the node drafts of one graph; nested graphs get builders of their own
     that share the compilation's `registry` (every draft by id)."""
 
-    def __init__(self, prefix: str, registry: dict[str, NodeDraft], quarantine: bool = False,
-                 depth: int = 1):
+    def __init__(self, prefix: str, registry: dict[str, NodeDraft], depth: int = 1):
         self.prefix = prefix
         self.depth = depth                     # 1 for a workflow's graph, 2 nested in it ...
         self.registry = registry
-        self.quarantine = quarantine
         self.nodes: list[NodeDraft] = []
         self.ids: set[str] = set()
         self.path: list[str] = [prefix]
@@ -63,8 +61,8 @@ class GraphBuilder:
         self.barrier: list[str] = []           # what the next node waits for (body order)
         self.deps: dict[str, frozenset] = {}   # node id -> ids it waits for
 
-    def nested(self, prefix: str, quarantine: bool = False) -> GraphBuilder:
-        return GraphBuilder(prefix, self.registry, quarantine or self.quarantine, self.depth + 1)
+    def nested(self, prefix: str) -> GraphBuilder:
+        return GraphBuilder(prefix, self.registry, self.depth + 1)
 
     # --- ids ------------------------------------------------------------------------
 

@@ -112,12 +112,11 @@ class Evaluator:
                              "can do: call it from a `defworkflow`", span)
         return self.graph
 
-    def subgraph(self, prefix: str, build, *, params=(), quarantine=False, span=None
-                 ) -> Subgraph:
+    def subgraph(self, prefix: str, build, *, params=(), span=None) -> Subgraph:
         """Evaluate `build()` into a nested graph named `prefix` (a loop body, a branch,
         a map item ...); its value becomes the graph's result."""
         outer = self.graph
-        inner = outer.nested(prefix, quarantine)
+        inner = outer.nested(prefix)
         if inner.depth > MAX_GRAPH_DEPTH:
             raise self.error("W0405", f"graphs nest more than {MAX_GRAPH_DEPTH} deep here (a "
                              "loop, branch, map item ... inside another)", span)
@@ -140,8 +139,8 @@ class Evaluator:
     def node_count(self) -> int:
         return len(self.graph.nodes) if self.graph is not None else 0
 
-    def ref_to(self, nid, kind="value", schema=None, quarantined=False, raw=None) -> Ref:
-        return Ref({"ref": nid}, frozenset({nid}), kind, nid, schema, quarantined, raw)
+    def ref_to(self, nid, kind="value", schema=None, raw=None) -> Ref:
+        return Ref({"ref": nid}, frozenset({nid}), kind, nid, schema, raw)
 
     # --- errors ---------------------------------------------------------------------
 

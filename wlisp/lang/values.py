@@ -142,22 +142,22 @@ class Ref:
     `deps` are the node ids it reads; `kind`/`schema`/`node` describe what it
     points at (a step's outcome and its :returns schema, a loop, ...) so the
     compiler can check field names; `raw` is the span where raw output of a
-    quarantined step entered it, `quarantined` that such a step influenced it.
+    quarantined step entered it (for a caret at the use; `ir/taint.py` is the rule).
     """
 
-    __slots__ = ("expr", "deps", "kind", "node", "schema", "quarantined", "raw", "raw_use")
+    __slots__ = ("expr", "deps", "kind", "node", "schema", "raw", "raw_use")
     type_name = "runtime value"
 
     def __init__(self, expr, deps=frozenset(), kind="value", node=None, schema=None,
-                 quarantined=False, raw=None, raw_use=None):
+                 raw=None, raw_use=None):
         self.expr, self.deps, self.kind, self.node = expr, deps, kind, node
-        self.schema, self.quarantined, self.raw = schema, quarantined, raw
+        self.schema, self.raw = schema, raw
         self.raw_use = raw_use
 
     def used_at(self, span) -> Ref:
         """A copy that remembers where raw quarantined output was referenced."""
-        return Ref(self.expr, self.deps, self.kind, self.node, self.schema, self.quarantined,
-                   self.raw, self.raw_use or span)
+        return Ref(self.expr, self.deps, self.kind, self.node, self.schema, self.raw,
+                   self.raw_use or span)
 
     def pr_str(self) -> str:
         return f"#<runtime {self.node or self.kind}>"
@@ -191,14 +191,13 @@ def deps_of(x) -> frozenset:
 
 
 def merge_refs(expr, parts, kind="value") -> Ref:
-    """A Ref for `expr` computed from the Refs `parts`: their deps and quarantine."""
-    deps, quarantined, raw, raw_use = set(), False, None, None
+    """A Ref for `expr` computed from the Refs `parts`: their deps and raw text."""
+    deps, raw, raw_use = set(), None, None
     for r in parts:
         deps |= r.deps
-        quarantined = quarantined or r.quarantined
         if raw is None and r.raw is not None:
             raw, raw_use = r.raw, r.raw_use
-    return Ref(expr, frozenset(deps), kind, quarantined=quarantined, raw=raw, raw_use=raw_use)
+    return Ref(expr, frozenset(deps), kind, raw=raw, raw_use=raw_use)
 
 
 def first_raw(value):

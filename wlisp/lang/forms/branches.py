@@ -22,13 +22,13 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     branches, frees, results = [], set(), []
     for label, body in clauses:
         segment = "then" if kind == "if" else label_segment(label)
-        sub = _branch(ev, f"{cid}/{segment}", body, env, value.quarantined, form)
+        sub = _branch(ev, f"{cid}/{segment}", body, env, form)
         branches.append(Branch(True if kind == "if" else ev.to_expr(label), sub.graph))
         frees |= sub.free
         results.append(sub.value)
     otherwise = None
     if default is not None or kind == "if":
-        sub = _branch(ev, f"{cid}/else", default or (), env, value.quarantined, form)
+        sub = _branch(ev, f"{cid}/else", default or (), env, form)
         otherwise = sub.graph
         frees |= sub.free
         results.append(sub.value)
@@ -36,11 +36,10 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     on = {"call": "boolean", "args": [value.expr]} if kind == "if" else value.expr
     graph.add(cid, "classify", {"on": on, "mode": mode, "branches": branches,
                                 "otherwise": otherwise}, value.deps | frees, form.span)
-    return ev.ref_to(cid, quarantined=value.quarantined or any(
-        r.quarantined for res in results for r in refs_in(res)))
+    return ev.ref_to(cid)
 
 
-def _branch(ev: Evaluator, prefix, body, env, quarantine, form):
+def _branch(ev: Evaluator, prefix, body, env, form):
     """A branch's nested graph; a problem with its value points at its last form."""
     def build():
         ev.call_stack.append("branch")  # recursion through runtime branches is bounded
@@ -49,7 +48,7 @@ def _branch(ev: Evaluator, prefix, body, env, quarantine, form):
         finally:
             ev.call_stack.pop()
     span = getattr(body[-1], "span", None) if body else None
-    return ev.subgraph(prefix, build, quarantine=quarantine, span=span or form.span)
+    return ev.subgraph(prefix, build, span=span or form.span)
 
 
 def _pure_branches(ev: Evaluator, value, kind, clauses, default, form, env):

@@ -30,10 +30,6 @@ WINNER_SCHEMA = {"type": "object", "properties": {"winner": {"enum": ["a", "b"]}
                  "required": ["winner"], "additionalProperties": False}
 
 
-def _quarantined(refs) -> bool:
-    return any(r.quarantined for r in refs)
-
-
 def _static_options(ev, env, form, what):
     return lambda f: ev.static(f, env, getattr(f, "span", form.span), what)
 
@@ -79,7 +75,7 @@ def _loop(ev: Evaluator, form: List, env: Env):
     graph.add(lid, "loop", attrs, free, form.span)
     value = sub.value
     kind, schema = (value.kind, value.schema) if isinstance(value, Ref) else ("value", None)
-    return ev.ref_to(lid, kind, schema, _quarantined(refs_in(value)), first_raw(value)[0])
+    return ev.ref_to(lid, kind, schema, first_raw(value)[0])
 
 
 def _classify(ev: Evaluator, form: List, env: Env):
@@ -180,7 +176,7 @@ def _tournament(ev: Evaluator, form: List, env: Env):
     refs = [entrants] if isinstance(entrants, Ref) else list(refs_in(entrants))
     same = refs and all(r.kind == "outcome" and r.schema == refs[0].schema for r in refs)
     return ev.ref_to(tid, "outcome" if same else "value", refs[0].schema if same else None,
-                     _quarantined(refs), next((r.raw for r in refs if r.raw), None))
+                     next((r.raw for r in refs if r.raw), None))
 
 
 def _info(ev: Evaluator, form: List, env: Env):
@@ -309,7 +305,7 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
         return Vector(values)
     graph.add(mid, "map", {"bodies": [s.graph for s in subs], "limit": limit},
               set().union(*(s.free for s in subs)), form.span)
-    return ev.ref_to(mid, quarantined=_quarantined(r for v in values for r in refs_in(v)))
+    return ev.ref_to(mid)
 
 
 def _runtime_map(ev: Evaluator, f, coll: Ref, limit, form):
@@ -322,9 +318,8 @@ def _runtime_map(ev: Evaluator, f, coll: Ref, limit, form):
     graph = ev.step_graph("map", form.span)
     mid = graph.reserve("map", None, form.span)
     var = next((p.name for p in f.params if isinstance(p, Symbol)), "item")
-    item = Ref({"var": var, "in": mid}, quarantined=coll.quarantined)
-    sub = ev.subgraph(mid, lambda: ev.call_fn(f, [item], form), quarantine=coll.quarantined,
-                      span=form.span)
+    item = Ref({"var": var, "in": mid})
+    sub = ev.subgraph(mid, lambda: ev.call_fn(f, [item], form), span=form.span)
     graph.add(mid, "map", {"items": coll.expr, "var": var, "body": sub.graph, "limit": limit},
               coll.deps | sub.free, form.span)
     return ev.ref_to(mid)

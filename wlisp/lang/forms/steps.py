@@ -60,7 +60,7 @@ def _spawn(ev: Evaluator, form: List, env: Env):
     ev.used_agents[agent.name] = agent
     graph.add(nid, "spawn", attrs, deps_of(prompt), form.span,
               after if after is not POISON else ())
-    return ev.ref_to(nid, "outcome", schema, quarantined, form.span if quarantined else None)
+    return ev.ref_to(nid, "outcome", schema, form.span if quarantined else None)
 
 
 def _spawn_options(ev: Evaluator, opts, env, attrs: dict) -> None:
