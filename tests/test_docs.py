@@ -40,7 +40,7 @@ from wlisp.values.datum import List, Symbol, pr_str
 from .conftest import ROOT, wlisp_bin
 
 DOCS = ["tutorial.md", "reference.md", "patterns.md", "python-api.md", "comparison.md",
-        "runtime.md"]
+        "runtime.md", "security.md"]
 DEFINITIONS = {"def", "defn", "defmacro", "defagent", "deftool", "defschema", "defworkflow",
                "import"}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
