@@ -31,6 +31,9 @@ def _race(store, barrier, results):
     except WlispError as err:
         results.put(err.diagnostics[0].code)
     finally:
+        # a holder stays alive until both have tried: a holder that has exited is dead,
+        # and taking over a dead holder's run is right
+        barrier.wait()
         journal.close()
 
 
