@@ -269,3 +269,13 @@ expr_like = st.recursive(
 def test_the_expression_checks_and_the_published_schema_agree(e):
     problems = list(expr_problems(e))
     assert _EXPR_VALIDATOR.is_valid(e) == (not problems), problems
+
+
+def test_a_loaded_loop_whose_until_is_not_a_function_fails_as_a_step():
+    """Found by the 25,000-example run of the property above: a TypeError escaped."""
+    spec = compile('(defagent w) (defworkflow main [] (loop [d nil] :max 2 '
+                   ':until (fn [v] true) (spawn w "x")))')
+    data = json.loads(spec.to_json())
+    data["graph"]["nodes"][0]["until"] = {"lit": [1]}
+    result = wlisp.run(WorkflowSpec.from_dict(data), executor=MockExecutor(), inputs={})
+    assert result.status == "failed" and "is not a function" in result.error

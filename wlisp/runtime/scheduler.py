@@ -221,6 +221,8 @@ class Scheduler:
         node = np.node
         value = np.expr("init")(scope)
         until = np.expr("until")(scope) if node.until else None
+        if until is not None and not callable(until):  # a loaded spec may hold anything
+            raise ExprError(f"`until` of loop `{node.id}` is not a function")
         key = var_key(node.id, node.var)
         stopped, k = "max", 0
         for k in range(1, node.max + 1):
