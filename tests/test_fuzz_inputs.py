@@ -279,3 +279,15 @@ def test_a_loaded_loop_whose_until_is_not_a_function_fails_as_a_step():
     data["graph"]["nodes"][0]["until"] = {"lit": [1]}
     result = wlisp.run(WorkflowSpec.from_dict(data), executor=MockExecutor(), inputs={})
     assert result.status == "failed" and "is not a function" in result.error
+
+
+def test_a_loaded_prompt_that_renders_a_function_fails_as_a_step():
+    """Found by the same run: `str` over a function raised out of the scheduler."""
+    spec = compile("(defagent w) (defworkflow main [x] (spawn w (str \"a \" x)))")
+    data = json.loads(spec.to_json())
+    fn = {"fn": {"params": ["x"], "body": 1}}
+    for args in (["a ", fn], ["a ", fn, " b"]):
+        data["graph"]["nodes"][0]["prompt"] = {"call": "str", "args": args}
+        result = wlisp.run(WorkflowSpec.from_dict(data), executor=MockExecutor(),
+                           inputs={"x": "1"})
+        assert result.status == "failed" and "no JSON form" in result.error

@@ -157,9 +157,21 @@ def _compile_str(raw_args, args):
     parts = [a if isinstance(a, str) else None for a in raw_args]
     if len(parts) == 2 and parts[0] is not None and parts[1] is None:
         text, f = parts[0], args[1]
-        return lambda scope: text + render(f(scope))
+
+        def prefixed(scope):
+            try:
+                return text + render(f(scope))
+            except B.BuiltinError as exc:  # a value with no text form (a function)
+                raise ExprError(f"`str`: {exc}") from None
+        return prefixed
     pairs = list(zip(parts, args, strict=True))
-    return lambda scope: "".join(p if p is not None else render(f(scope)) for p, f in pairs)
+
+    def joined(scope):
+        try:
+            return "".join(p if p is not None else render(f(scope)) for p, f in pairs)
+        except B.BuiltinError as exc:
+            raise ExprError(f"`str`: {exc}") from None
+    return joined
 
 
 def _compile_call(name: str, args, raw_args=()):
