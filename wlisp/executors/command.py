@@ -1,10 +1,13 @@
 """The `command` executor: one program run per step (SPEC §8).
 
 The argv template's placeholders — {model} {agent} {task_id} {system}
-{attempt} {output_file} {schema_file} — each fill exactly one argv element,
-never a shell string. The prompt goes to stdin; the step is described in
-WLISP_* environment variables; the answer is stdout (or the declared output
-file). A non-zero exit is a failed outcome carrying the tail of stderr. Each
+{attempt} {output_file} {schema_file} {schema} {home} — each fill exactly one
+argv element, once, never a shell string; a list inside the argv is an optional
+group, left out when a placeholder in it is empty. The prompt goes to stdin; the
+step is described in WLISP_* environment variables; the answer is stdout (or the
+declared output file). A non-zero exit is a failed outcome carrying the CLI's
+message (its JSON envelope on stdout, else the tail of stderr), transient when
+the profile's exit codes or pattern say so. Each
 agent runs in a process group of its own, reported to the runtime (`events`) so
 the journal can keep it; when the step ends — answered, failed, timed out or
 cancelled — the whole group is killed, background children included. On Linux
@@ -26,18 +29,25 @@ from ..contract import Event, StepOutcome, StepSpec
 from .config import expand_env
 from .environment import agent_environment
 
-PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file")
+PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file",
+                "schema", "home")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 STDERR_TAIL = 2000
 DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024
 
 
 class CommandExecutor:
-    def __init__(self, argv: list[str], *, name: str = "command", env: dict | None = None,
+    """Runs one program per step. Subclasses that know a particular agent CLI override
+    `values`, `environment`, `command` and `result`; the process handling (groups,
+    timeouts, reaping, reporting) is shared."""
+
+    def __init__(self, argv: list, *, name: str = "command", env: dict | None = None,
                  timeout: float | None = None, output_file: bool = False,
                  envelope: bool | None = None, cwd: str | None = None,
                  max_output: int = DEFAULT_MAX_OUTPUT, concurrency: int = 8,
-                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = ()):
+                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = (),
+                 transient_exit_codes: list[int] | tuple = (),
+                 transient_pattern: str | None = None, isolated_home: bool = False):
         self.argv = list(argv)
         self.name = name
         self.env = {k: expand_env(str(v), f"executor `{name}` env `{k}`")
@@ -49,31 +59,85 @@ class CommandExecutor:
         self.max_output = max_output
         self.concurrency_hint = concurrency
         self.pass_env, self.foreign_env = tuple(pass_env), tuple(foreign_env)
+        self.transient_exit_codes = frozenset(transient_exit_codes)
+        self.transient_pattern = re.compile(transient_pattern, re.IGNORECASE) \
+            if transient_pattern else None
+        self.isolated_home = isolated_home
 
-    def _argv(self, spec: StepSpec, values: dict) -> list[str]:
-        """The argv with each placeholder replaced once, literally: a value that itself
-        looks like a placeholder (`:system "S {attempt}"`) stays as it is."""
-        fill = lambda m: str(values.get(m.group(1)) or "")  # noqa: E731
-        return [_PLACEHOLDER.sub(fill, part) for part in self.argv]
+    # --- what a subclass may change ------------------------------------------------------
+
+    def values(self, spec: StepSpec, tmp: str) -> dict:
+        """The placeholders' values for one step (files go in `tmp`)."""
+        values = {"model": spec.model, "agent": spec.agent, "task_id": spec.task_id,
+                  "system": spec.system, "attempt": spec.attempt}
+        if spec.output_schema is not None:
+            values["schema"] = json.dumps(spec.output_schema)
+            values["schema_file"] = os.path.join(tmp, "schema.json")
+            with open(values["schema_file"], "w", encoding="utf-8") as f:
+                f.write(values["schema"])
+        if self.output_file:
+            values["output_file"] = os.path.join(tmp, "output.txt")
+        if self.isolated_home:
+            values["home"] = os.path.join(tmp, "home")
+            os.mkdir(values["home"])
+        return values
+
+    def environment(self, spec: StepSpec, values: dict) -> dict:
+        env = {**agent_environment(self.env, self.pass_env, self.foreign_env),
+               "WLISP_TASK_ID": spec.task_id, "WLISP_AGENT": spec.agent,
+               "WLISP_ATTEMPT": str(spec.attempt), "WLISP_MODEL": spec.model or "",
+               "WLISP_ROLE": spec.role or "", "WLISP_TRUST": spec.trust or ""}
+        if "schema_file" in values:
+            env["WLISP_OUTPUT_SCHEMA"] = values["schema_file"]
+        if "output_file" in values:
+            env["WLISP_OUTPUT_FILE"] = values["output_file"]
+        if "home" in values:  # a home of its own: the CLI's state files are not shared
+            env["HOME"] = env["WLISP_HOME_DIR"] = values["home"]
+        return env
+
+    def command(self, spec: StepSpec, values: dict) -> list[str]:
+        return fill_argv(self.argv, values)
+
+    def stdin(self, spec: StepSpec) -> bytes:
+        return spec.prompt.encode("utf-8", "surrogatepass")
+
+    def result(self, spec: StepSpec, code: int, out: bytes, err: bytes,
+               values: dict) -> StepOutcome:
+        """The outcome of a finished process."""
+        if code != 0:
+            envelope = _envelope(out)  # e.g. claude: exit 1, its error in JSON on stdout
+            message = envelope and _text(envelope.get("result", envelope.get("error")))
+            return self.exit_failure(spec, code, out, err, message or None)
+        if self.output_file:
+            try:
+                with open(values["output_file"], "rb") as f:
+                    out = f.read()
+            except OSError:
+                return StepOutcome.failed(spec.task_id, spec.agent, f"`{self.argv[0]}` wrote "
+                                          "no output file (WLISP_OUTPUT_FILE)")
+        return self._outcome(spec, out)
+
+    def exit_failure(self, spec: StepSpec, code: int, out: bytes, err: bytes,
+                     message: str | None = None) -> StepOutcome:
+        """A non-zero exit: transient when the profile's rule says so (retried with
+        backoff), else permanent, with the CLI's own message or the tail of stderr."""
+        tail = err.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
+        text = f"{tail}\n{out.decode('utf-8', 'replace')[-STDERR_TAIL:]}"
+        transient = code in self.transient_exit_codes or bool(
+            self.transient_pattern and self.transient_pattern.search(text))
+        program = os.path.basename(str(self.argv[0])) if self.argv else self.name
+        return StepOutcome.failed(spec.task_id, spec.agent,
+                                  f"`{program}` exited with {code}: "
+                                  f"{message or tail or '(no stderr)'}",
+                                  "transient" if transient else "error")
+
+    # --- running it ------------------------------------------------------------------------
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
         with tempfile.TemporaryDirectory(prefix="wlisp-step-") as tmp:
-            values = {"model": spec.model, "agent": spec.agent, "task_id": spec.task_id,
-                      "system": spec.system, "attempt": spec.attempt}
-            env = {**agent_environment(self.env, self.pass_env, self.foreign_env),
-                   "WLISP_TASK_ID": spec.task_id,
-                   "WLISP_AGENT": spec.agent, "WLISP_ATTEMPT": str(spec.attempt),
-                   "WLISP_MODEL": spec.model or "", "WLISP_ROLE": spec.role or "",
-                   "WLISP_TRUST": spec.trust or ""}
-            if spec.output_schema is not None:
-                values["schema_file"] = os.path.join(tmp, "schema.json")
-                with open(values["schema_file"], "w", encoding="utf-8") as f:
-                    json.dump(spec.output_schema, f)
-                env["WLISP_OUTPUT_SCHEMA"] = values["schema_file"]
-            if self.output_file:
-                values["output_file"] = os.path.join(tmp, "output.txt")
-                env["WLISP_OUTPUT_FILE"] = values["output_file"]
-            argv = self._argv(spec, values)
+            values = self.values(spec, tmp)
+            env = self.environment(spec, values)
+            argv = self.command(spec, values)
             try:
                 proc = await asyncio.create_subprocess_exec(
                     *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -85,9 +149,8 @@ class CommandExecutor:
                                           f"`{argv[0]}`: {getattr(exc, 'strerror', 0) or exc}")
             _report(events, "process_started", spec, processes.identify(proc.pid))
             try:
-                out, err = await asyncio.wait_for(
-                    proc.communicate(spec.prompt.encode("utf-8", "surrogatepass")),
-                    self.timeout)
+                out, err = await asyncio.wait_for(proc.communicate(self.stdin(spec)),
+                                                  self.timeout)
             except TimeoutError:
                 processes.kill_pgid(proc.pid)
                 await proc.wait()
@@ -101,19 +164,7 @@ class CommandExecutor:
                 if proc.returncode is None:
                     await processes.reap(proc)
                 _report(events, "process_ended", spec, {"pid": proc.pid})
-            if proc.returncode != 0:
-                tail = err.decode("utf-8", "replace")[-STDERR_TAIL:]
-                return StepOutcome.failed(spec.task_id, spec.agent,
-                                          f"`{argv[0]}` exited with {proc.returncode}: "
-                                          f"{tail.strip() or '(no stderr)'}")
-            if self.output_file:
-                try:
-                    with open(values["output_file"], "rb") as f:
-                        out = f.read()
-                except OSError:
-                    return StepOutcome.failed(spec.task_id, spec.agent, f"`{argv[0]}` wrote no "
-                                              "output file (WLISP_OUTPUT_FILE)")
-        return self._outcome(spec, out)
+            return self.result(spec, proc.returncode, out, err, values)
 
     def _outcome(self, spec: StepSpec, raw: bytes) -> StepOutcome:
         truncated = len(raw) > self.max_output
@@ -140,6 +191,44 @@ class CommandExecutor:
         return StepOutcome(task_id=spec.task_id, session_id=f"cmd-{spec.task_id}",
                            agent=spec.agent, output=text, success=True, usage=usage,
                            finish_reason="stop")
+
+
+def _envelope(raw: bytes) -> dict | None:
+    text = raw.decode("utf-8", "replace").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):  # {"message": ...} error objects
+        return str(value.get("message") or json.dumps(value))
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def fill_argv(template: list, values: dict) -> list[str]:
+    """Each placeholder replaced once, literally (a value that looks like a placeholder,
+    `:system "S {attempt}"`, stays as it is). An element that is itself a list is an
+    optional group: it is left out when any placeholder in it is empty
+    (`["--model", "{model}"]` for an agent without a model)."""
+    def fill(part: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or ""), part)
+
+    out: list[str] = []
+    for part in template:
+        if isinstance(part, list):
+            holes = [h for p in part for h in _PLACEHOLDER.findall(p)]
+            if all(values.get(h) not in (None, "") for h in holes):
+                out.extend(fill(p) for p in part)
+        else:
+            out.append(fill(part))
+    return out
 
 
 def _report(events, kind: str, spec: StepSpec, data: dict | None) -> None:

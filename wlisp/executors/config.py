@@ -47,9 +47,13 @@ KEYS = {
         "answers": _rule("a file that exists (relative to this file)", type="string",
                          format="file")},
     "command": {
-        "argv": _rule("a non-empty list of strings (one per argument; never a shell string)",
-                      type="array", minItems=1,
-                      items=_rule("a string (one argument)", type="string", pattern=_NO_NUL)),
+        "argv": _rule("a non-empty list of strings (one per argument; never a shell string), "
+                      "or of lists of strings (a group left out when a placeholder in it is "
+                      "empty)", type="array", minItems=1, items=_rule(
+                          "a string (one argument) or a list of strings (an optional group)",
+                          anyOf=[{"type": "string", "pattern": _NO_NUL},
+                                 {"type": "array", "minItems": 1,
+                                  "items": {"type": "string", "pattern": _NO_NUL}}])),
         "env": _rule('a table of strings (NAME = "value")', type="object",
                      propertyNames=_rule("an environment variable name (no `=`)",
                                          pattern="^[^=\\x00]+$"),
@@ -60,7 +64,13 @@ KEYS = {
         "cwd": _rule("a directory that exists (relative to this file)", type="string",
                      format="directory"),
         "max_output": _rule("an integer >= 1 (bytes)", type="integer", minimum=1),
-        "pass_env": None},
+        "pass_env": None,
+        "transient_exit_codes": _rule("a list of exit codes (integers) that mean \"try "
+                                      "again later\"", type="array",
+                                      items={"type": "integer"}),
+        "transient_pattern": _rule("a regular expression (matched against stderr and "
+                                   "stdout of a failed run)", type="string", format="regex"),
+        "isolated_home": _BOOL},
     "openai": {
         "base_url": _rule("a URL starting with http:// or https://", type="string",
                           pattern="^https?://"),
@@ -236,8 +246,17 @@ def _schema_problems(data: dict, base_dir: str) -> list[Problem]:
     formats = jsonschema.FormatChecker(formats=())
     formats.checks("file")(exists(os.path.isfile))
     formats.checks("directory")(exists(os.path.isdir))
+    formats.checks("regex")(_is_regex)
     validator = validator_class()(SCHEMA, format_checker=formats)
     return [problem for err in validator.iter_errors(data) for problem in _explain(err)]
+
+
+def _is_regex(value) -> bool:
+    try:
+        re.compile(value)
+    except (re.error, TypeError):
+        return not isinstance(value, str)
+    return True
 
 
 def _explain(err) -> list[Problem]:
