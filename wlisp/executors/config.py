@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ..errors import Diagnostic, Span, WlispError, did_you_mean, usage_error
 
 CONFIG_NAME = "wlisp.toml"
-TYPES = ("mock", "scripted", "command", "openai", "ray")
+TYPES = ("mock", "scripted", "command", "openai", "ray", "claude-code", "codex", "llm")
 
 
 # --- the schema ------------------------------------------------------------------------
@@ -110,6 +110,31 @@ _PASS_ENV = _rule("a list of environment variable names (secrets the agent may s
 for _keys in KEYS.values():  # the same rule wherever a profile starts processes
     if "pass_env" in _keys:
         _keys["pass_env"] = _PASS_ENV
+_CLI = {  # what every agent CLI type takes
+    "binary": _rule("the CLI's program (a name on PATH or a path)", type="string",
+                    minLength=1, pattern=_NO_NUL),
+    "extra_args": _rule("a list of strings (added to every call)", type="array",
+                        items={"type": "string", "pattern": _NO_NUL}),
+    "env": KEYS["command"]["env"], "pass_env": _PASS_ENV, "timeout": _SECONDS,
+    "cwd": KEYS["command"]["cwd"], "max_output": KEYS["command"]["max_output"],
+    "transient_exit_codes": KEYS["command"]["transient_exit_codes"],
+    "transient_pattern": KEYS["command"]["transient_pattern"],
+    "on_permission_denied": _rule("fail or warn", enum=["fail", "warn"]),
+}
+KEYS["claude-code"] = {
+    **_CLI,
+    "permission_mode": _rule("a Claude Code permission mode (default, acceptEdits, plan, "
+                             "bypassPermissions ...)", type="string", minLength=1),
+    "system_prompt": _rule("append (to Claude Code's own) or replace",
+                           enum=["append", "replace"]),
+    "allowed_tools": _rule("a list of tool rules", type="array", items={"type": "string"}),
+    "disallowed_tools": _rule("a list of tool rules", type="array", items={"type": "string"})}
+KEYS["codex"] = {
+    **_CLI,
+    "sandbox": _rule("read-only, workspace-write or danger-full-access",
+                     enum=["read-only", "workspace-write", "danger-full-access"]),
+    "profile": _rule("a Codex configuration profile name", type="string", minLength=1)}
+KEYS["llm"] = dict(_CLI)
 REQUIRED = {"command": ["argv"], "ray": ["inner"]}
 _TYPE = _rule("one of " + ", ".join(TYPES), enum=list(TYPES))
 _CONCURRENCY = _rule("an integer >= 1 (steps of this profile at once)", type="integer",

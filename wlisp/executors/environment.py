@@ -16,6 +16,12 @@ from collections.abc import Iterable, Mapping
 
 from ..contract import StepOutcome
 
+# the keys each agent CLI type needs, passed to it without listing them in `pass_env`
+CLI_KEYS = {
+    "claude-code": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"),
+    "codex": ("OPENAI_API_KEY", "CODEX_API_KEY"),
+    "llm": ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "LLM_OPENAI_API_KEY"),
+}
 SECRET_NAME = re.compile(r".*(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_ACCESS_KEY)", re.IGNORECASE)
 MASK = "***"
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
@@ -55,7 +61,8 @@ def secret_values(profiles: Mapping[str, dict],
     names = set(key_variables(profiles).values())
     values = set()
     for prof in profiles.values():
-        names.update(n for n in prof.get("pass_env", ()) if SECRET_NAME.fullmatch(n))
+        passed = (*CLI_KEYS.get(prof.get("type"), ()), *prof.get("pass_env", ()))
+        names.update(n for n in passed if SECRET_NAME.fullmatch(n))
         values.update(v for k, v in (prof.get("env") or {}).items()
                       if SECRET_NAME.fullmatch(k) and isinstance(v, str))
     values.update(environ[n] for n in names if n in environ)

@@ -34,7 +34,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
                          + ("" if config.path else " (no wlisp.toml found)"))
     kind = prof["type"]
     opts = {k: v for k, v in prof.items() if k != "type"}
-    if kind in ("command", "openai"):  # the other profiles' keys are not for its processes
+    if kind not in ("mock", "scripted", "ray"):  # other profiles' keys are not for its processes
         opts["foreign_env"] = sorted(v for k, v in key_variables(config.profiles).items()
                                      if k != name)
     conc = opts.pop("concurrency", None)
@@ -63,6 +63,12 @@ def build_profile(config: Config, name: str, answers: str | None = None):
         from .openai_api import OpenAIExecutor
 
         return OpenAIExecutor(name=name, **opts, **({"concurrency": conc} if conc else {}))
+    if kind in ("claude-code", "codex", "llm"):
+        from .agent_clis import TYPES
+
+        if "cwd" in opts:
+            opts["cwd"] = os.path.join(config.base_dir, opts["cwd"])
+        return TYPES[kind](name=name, **opts, **({"concurrency": conc} if conc else {}))
     if kind == "ray":
         from .ray_cluster import RayExecutor
 

@@ -1,0 +1,74 @@
+"""Runs `wlisp` commands against a fake vendor server, offline by construction.
+
+    unshare -rn python tests/cli_harness.py < job.json
+
+Inside a network namespace of its own (only loopback exists, so an agent CLI that
+tries any other address fails at once) it starts the fake server of `job["vendor"]`
+on 127.0.0.1 and a recording HTTP proxy (HTTPS_PROXY/HTTP_PROXY point at it, so a
+CLI that honours proxies shows where it wanted to go), writes `job["files"]` with
+`{url}` replaced by the server's address, runs `job["commands"]` one after another
+and prints one JSON report: each command's exit status and output, every request
+the vendor server saw, and every host the proxy was asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socketserver
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.fake_vendors import SERVERS  # noqa: E402
+
+
+class Proxy(socketserver.ThreadingTCPServer):
+    """Records the first line of every proxied request, answers 403 to all of them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(handler):
+                line = handler.rfile.readline().decode("latin-1").strip()
+                self.seen.append(line)
+                handler.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
+    server = SERVERS[job["vendor"]]()
+    for key, value in (job.get("script") or {}).items():
+        setattr(server, key, [tuple(e) for e in value] if key == "errors" else value)
+    proxy = Proxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    runs = []
+    with server:
+        for path, text in (job.get("files") or {}).items():
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text.replace("{url}", server.url))
+        proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        env = {**os.environ, **(job.get("env") or {}), "HTTPS_PROXY": proxy_url,
+               "HTTP_PROXY": proxy_url, "https_proxy": proxy_url, "http_proxy": proxy_url,
+               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        for argv in job["commands"]:
+            res = subprocess.run(argv, cwd=job.get("cwd"), env=env, capture_output=True,
+                                 text=True, timeout=job.get("timeout", 240))
+            runs.append({"argv": argv, "code": res.returncode, "stdout": res.stdout,
+                         "stderr": res.stderr})
+        requests = list(server.requests)
+    json.dump({"runs": runs, "requests": requests, "proxied": proxy.seen,
+               "namespace": bool(os.environ.get("WLISP_NETNS"))}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

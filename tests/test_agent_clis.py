@@ -1,0 +1,145 @@
+"""The real agent CLIs (claude, codex, llm) run by wlisp against fake vendor servers
+on 127.0.0.1, offline by construction: each scenario runs in a network namespace of
+its own where only loopback exists (tests/cli_harness.py), with a recording proxy
+that shows any other address a CLI wanted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, wlisp_bin
+
+HARNESS = os.path.join(ROOT, "tests", "cli_harness.py")
+# where .ci/run installs the pinned CLIs (npm prefix; llm in a venv of its own)
+CLI_HOME = os.environ.get("WLISP_AGENT_CLIS", os.path.join(os.path.dirname(ROOT), "clis"))
+CLI_PATH = os.pathsep.join([os.path.join(CLI_HOME, "node_modules", ".bin"),
+                            os.path.join(CLI_HOME, "llm", "bin"), os.environ["PATH"]])
+
+
+def found(program: str) -> str | None:
+    return shutil.which(program, path=CLI_PATH)
+
+
+def need(program: str):
+    """Skip when the CLI is not installed here; in CI (which installs them) fail."""
+    if found(program) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"`{program}` is not installed ({CLI_HOME}); .ci/run installs it")
+        pytest.skip(f"`{program}` is not installed")
+
+
+NETNS = shutil.which("unshare") is not None and subprocess.run(
+    ["unshare", "-rn", "true"], capture_output=True).returncode == 0
+
+
+def scenario(tmp_path, vendor: str, toml: str, program: str, commands: list[list[str]],
+             script: dict | None = None, env: dict | None = None) -> dict:
+    """Run `wlisp` commands in tmp_path against the fake `vendor`; the harness report."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    files = {str(tmp_path / "wlisp.toml"): toml, str(tmp_path / "main.wl"): program}
+    job = {"vendor": vendor, "script": script or {}, "files": files, "cwd": str(tmp_path),
+           "commands": [[wlisp_bin(), *c] for c in commands],
+           "env": {"PATH": CLI_PATH, "HOME": str(home), "WLISP_HOME": str(tmp_path / "state"),
+                   "WLISP_NETNS": "1" if NETNS else "", **(env or {})}}
+    prefix = ["unshare", "-rn"] if NETNS else []
+    res = subprocess.run([*prefix, sys.executable, HARNESS], input=json.dumps(job),
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(res.stdout)
+    assert report["proxied"] == [], f"a CLI tried to leave loopback: {report['proxied']}"
+    return report
+
+
+def value_of(run: dict):
+    assert run["code"] == 0, run["stderr"][-2000:]
+    return json.loads(run["stdout"])["value"]
+
+
+# --- Claude Code -------------------------------------------------------------------------
+
+CLAUDE_TOML = """
+[executors.claude]
+type = "claude-code"
+env = { ANTHROPIC_BASE_URL = "{url}" }
+[agents]
+default = "claude"
+"""
+CLAUDE_ENV = {"ANTHROPIC_API_KEY": "sk-ant-test-key-123"}
+
+
+@pytest.fixture
+def claude():
+    need("claude")
+
+
+def test_claude_plain_step_with_system_and_no_model(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w :system "Answer in French.")\n'
+                      '(defworkflow main [] (spawn w "Say hello"))\n',
+                      [["run", "main.wl", "--json"]], env=CLAUDE_ENV)
+    value = value_of(report["runs"][0])
+    assert value["output"] == "Hello from the fake model." and value["success"]
+    call = [r for r in report["requests"] if r["path"].startswith("/v1/messages")][0]
+    assert call["headers"]["x-api-key"] == CLAUDE_ENV["ANTHROPIC_API_KEY"]
+    assert "Answer in French." in json.dumps(call["body"]["system"])
+    assert call["body"]["messages"][0]["content"][-1]["text"].strip().endswith("Say hello")
+    assert call["body"]["model"]  # claude's own default: no `--model ""`
+    # usage counts every token processed (cache reads and writes included) and the cost
+    assert value["usage"]["input_tokens"] == 100 + 4000 + 600
+    assert value["usage"]["cache_read_input_tokens"] == 4000
+    assert value["usage"]["cost"] > 0
+    assert len(value["session_id"]) == 36  # claude's own session id
+
+
+def test_claude_model_and_structured_answer_on_the_first_attempt(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w :model "claude-test-1")\n'
+                      '(defworkflow main [] (get (spawn w "Rate it" :returns {:score int}) '
+                      ':score))\n',
+                      [["run", "main.wl", "--json"]], script={"structured": {"score": 7}},
+                      env=CLAUDE_ENV)
+    assert value_of(report["runs"][0]) == 7
+    calls = [r for r in report["requests"] if r["path"].startswith("/v1/messages")]
+    assert {c["body"]["model"] for c in calls} == {"claude-test-1"}
+    tools = {t["name"]: t for t in calls[0]["body"]["tools"]}
+    assert tools["StructuredOutput"]["input_schema"]["properties"]["score"]["type"] == "integer"
+
+
+def test_claude_api_error_is_the_step_error(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w :model "nope" :retries 0)\n'
+                      '(defworkflow main [] (spawn w "hi"))\n',
+                      [["run", "main.wl"]],
+                      script={"errors": [[400, "model: nope is not a model"]] * 20},
+                      env=CLAUDE_ENV)
+    run = report["runs"][0]
+    assert run["code"] == 1 and "API Error: 400 model: nope is not a model" in run["stderr"]
+    assert "(no stderr)" not in run["stderr"]
+
+
+def test_claude_rate_limit_is_retried(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w :retries 2)\n(defworkflow main [] (spawn w "hi"))\n',
+                      [["run", "main.wl", "--json"]],
+                      script={"errors": [[429, "rate limited, slow down"]] * 2},
+                      env={**CLAUDE_ENV, "CLAUDE_CODE_MAX_RETRIES": "0"})
+    value = value_of(report["runs"][0])
+    assert value["output"] == "Hello from the fake model."
+    assert report["runs"][0]["stderr"].count("retried") == 2  # by wlisp, with backoff
+
+
+def test_claude_fan_out_of_three(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w)\n(defworkflow main [] '
+                      '(map (fn [i] (spawn w (fmt "part {i}"))) [1 2 3]))\n',
+                      [["run", "main.wl", "--json"]], env=CLAUDE_ENV)
+    values = value_of(report["runs"][0])
+    assert [v["success"] for v in values] == [True] * 3
+    assert len({v["session_id"] for v in values}) == 3

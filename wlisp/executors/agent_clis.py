@@ -1,0 +1,305 @@
+"""Executors that know a particular agent CLI: `claude-code`, `codex`, `llm` (SPEC §8).
+
+Each is a command executor (same process groups, timeouts, reaping and secret
+handling) that builds the CLI's own argv and reads the CLI's machine-readable
+output: the system prompt through the CLI's flag, the model only when the agent
+has one, the step's schema through the native structured-output flag, and from
+the answer the text, the structured answer, the error (also when the CLI exits
+non-zero with it on stdout), usage including cache tokens, cost when reported,
+the CLI's real session id and denied permissions. docs/executors.md has the
+options of each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ..contract import StepOutcome, StepSpec
+from .command import CommandExecutor
+from .environment import CLI_KEYS
+
+# what most vendors say when they want you to come back later
+TRANSIENT = r"rate.?limit|overloaded|too many requests|\b(429|500|502|503|504|529)\b"
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504, 529})
+
+
+class AgentCLI(CommandExecutor):
+    """Options every CLI type takes; a subclass says how to call its CLI and read it."""
+
+    kind = ""
+    program = ""
+    quiet_env: dict = {}  # switches that keep a headless run offline and steady
+
+    def __init__(self, *, name: str | None = None, binary: str | None = None,
+                 extra_args: list[str] | tuple = (), env: dict | None = None,
+                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = (),
+                 timeout: float | None = None, cwd: str | None = None,
+                 concurrency: int = 4, transient_pattern: str | None = TRANSIENT,
+                 transient_exit_codes: list[int] | tuple = (),
+                 on_permission_denied: str = "fail", max_output: int | None = None,
+                 **options):
+        super().__init__([binary or self.program], name=name or self.kind,
+                         env={**self.quiet_env, **(env or {})}, timeout=timeout, cwd=cwd,
+                         concurrency=concurrency,
+                         pass_env=(*CLI_KEYS.get(self.kind, ()), *pass_env),
+                         foreign_env=foreign_env, transient_pattern=transient_pattern,
+                         transient_exit_codes=transient_exit_codes,
+                         **({"max_output": max_output} if max_output else {}))
+        self.extra_args = list(extra_args)
+        self.on_permission_denied = on_permission_denied
+        self.options = options
+
+    def values(self, spec, tmp):
+        return {**super().values(spec, tmp), "tmp": tmp}
+
+    def outcome(self, spec: StepSpec, *, text: str, session: str | None = None,
+                structured=None, usage: dict | None = None, error: str | None = None,
+                finish: str = "stop") -> StepOutcome:
+        return StepOutcome(task_id=spec.task_id, session_id=session or f"{self.kind}-"
+                           f"{spec.task_id}", agent=spec.agent, output=text,
+                           success=error is None, structured=structured, usage=usage,
+                           error=error, finish_reason=finish if error is None or
+                           finish != "stop" else "error")
+
+
+# --- Claude Code --------------------------------------------------------------------------
+
+
+class ClaudeCode(AgentCLI):
+    """`claude -p --output-format json`: the prompt on stdin, one JSON envelope out."""
+
+    kind, program = "claude-code", "claude"
+    quiet_env = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+                 "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+    def command(self, spec, values):
+        opts = self.options
+        argv = [self.argv[0], "-p", "--output-format", "json"]
+        if spec.model:
+            argv += ["--model", spec.model]
+        if spec.system:
+            flag = "--system-prompt" if opts.get("system_prompt") == "replace" else \
+                "--append-system-prompt"
+            argv += [flag, spec.system]
+        if spec.output_schema is not None:
+            argv += ["--json-schema", values["schema"]]
+        if opts.get("permission_mode"):
+            argv += ["--permission-mode", opts["permission_mode"]]
+        for key, flag in (("allowed_tools", "--allowed-tools"),
+                          ("disallowed_tools", "--disallowed-tools")):
+            if opts.get(key):
+                argv += [flag, *opts[key]]
+        if spec.max_steps:
+            argv += ["--max-turns", str(spec.max_steps)]
+        return argv + self.extra_args
+
+    def result(self, spec, code, out, err, values):
+        data = _last_json(out)
+        if data is None or "result" not in data and "is_error" not in data:
+            return self.exit_failure(spec, code, out, err) if code else \
+                self.outcome(spec, text=out.decode("utf-8", "replace"))
+        text = _string(data.get("result"))
+        usage = _usage(data.get("usage") or {}, cost=data.get("total_cost_usd"))
+        session = data.get("session_id")
+        status = data.get("api_error_status")
+        if data.get("is_error") or code:
+            finish = "rate_limit" if status == 429 else "transient" if status in \
+                TRANSIENT_STATUS else _finish(data.get("subtype"))
+            return self.outcome(spec, text=text, session=session, usage=usage,
+                                error=text or f"`claude` exited with {code}", finish=finish)
+        denied = data.get("permission_denials") or []
+        if denied:
+            names = ", ".join(sorted({str(d.get("tool_name", "?")) for d in denied}))
+            if self.on_permission_denied == "fail":
+                return self.outcome(spec, text=text, session=session, usage=usage,
+                                    error=f"permission denied for {names}",
+                                    finish="permission_denied")
+            return self.outcome(spec, text=text, session=session, usage=usage,
+                                structured=data.get("structured_output"),
+                                finish="permission_denied")
+        return self.outcome(spec, text=text, session=session, usage=usage,
+                            structured=data.get("structured_output"),
+                            finish=_finish(data.get("subtype")))
+
+
+def _finish(subtype) -> str:
+    return {"success": "stop", "error_max_turns": "max_steps"}.get(subtype, subtype or "stop")
+
+
+# --- Codex ---------------------------------------------------------------------------------
+
+
+class Codex(AgentCLI):
+    """`codex exec --json -`: the prompt on stdin, JSONL events out."""
+
+    kind, program = "codex", "codex"
+
+    def command(self, spec, values):
+        opts = self.options
+        argv = [self.argv[0], "exec", "--json", "--color", "never", "--skip-git-repo-check",
+                "-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false"]
+        if spec.model:
+            argv += ["--model", spec.model]
+        if spec.system:  # TOML string: JSON escapes are TOML basic-string escapes
+            argv += ["-c", f"developer_instructions={json.dumps(spec.system)}"]
+        if spec.output_schema is not None:
+            argv += ["--output-schema", values["schema_file"]]
+        sandbox = opts.get("sandbox") or ("read-only" if spec.isolation == "read-only"
+                                          else "workspace-write")
+        argv += ["--sandbox", sandbox]
+        if opts.get("profile"):
+            argv += ["--profile", opts["profile"]]
+        return argv + self.extra_args + ["-"]
+
+    def result(self, spec, code, out, err, values):
+        session, texts, usage, error = None, [], None, None
+        for event in _json_lines(out):
+            kind = event.get("type")
+            item = event.get("item") or {}
+            if kind == "thread.started":
+                session = event.get("thread_id")
+            elif kind == "item.completed" and item.get("type") == "agent_message":
+                texts.append(_string(item.get("text")))
+            elif kind == "turn.completed":
+                u = event.get("usage") or {}
+                usage = _usage({"input_tokens": u.get("input_tokens"),
+                                "output_tokens": u.get("output_tokens"),
+                                "cache_read_input_tokens": u.get("cached_input_tokens"),
+                                "cache_creation_input_tokens": u.get(
+                                    "cache_write_input_tokens")}, included=True)
+            elif kind in ("turn.failed", "error"):
+                error = _message(event.get("error") or event.get("message"))
+        text = texts[-1] if texts else ""
+        if error is not None or code:
+            if error is None:
+                return self.exit_failure(spec, code, out, err)
+            transient = bool(self.transient_pattern and self.transient_pattern.search(error))
+            return self.outcome(spec, text=text, session=session, usage=usage, error=error,
+                                finish="transient" if transient else "error")
+        return self.outcome(spec, text=text, session=session, usage=usage)
+
+
+# --- llm -----------------------------------------------------------------------------------
+
+
+class LLM(AgentCLI):
+    """`llm prompt --json`, with a log database per step (several llm processes at once
+    race to create and migrate a shared one)."""
+
+    kind, program = "llm", "llm"
+
+    def command(self, spec, values):
+        argv = [self.argv[0], "prompt", "--json", "--no-stream",
+                "-d", os.path.join(values["tmp"], "logs.db")]
+        if spec.model:
+            argv += ["-m", spec.model]
+        if spec.system:
+            argv += ["-s", spec.system]
+        if spec.output_schema is not None:
+            argv += ["--schema", values["schema"]]
+        return argv + self.extra_args
+
+    def result(self, spec, code, out, err, values):
+        if code:
+            return self.exit_failure(spec, code, out, err)
+        data = _last_json(out)
+        record = data[-1] if isinstance(data, list) and data else data
+        if not isinstance(record, dict):
+            return self.outcome(spec, text=out.decode("utf-8", "replace"))
+        details = record.get("token_details") or {}
+        usage = _usage({"input_tokens": record.get("input_tokens"),
+                        "output_tokens": record.get("output_tokens"),
+                        "cache_read_input_tokens": _cached(details)}, included=True)
+        structured = None
+        if spec.output_schema is not None:
+            structured = _maybe_json(record.get("response"))
+        return self.outcome(spec, text=_string(record.get("response")),
+                            session=record.get("conversation_id"), usage=usage,
+                            structured=structured)
+
+
+# --- reading CLI output --------------------------------------------------------------------
+
+
+def _json_lines(raw: bytes):
+    for line in raw.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                yield value
+
+
+def _last_json(raw: bytes):
+    """The JSON document a CLI printed (some print a notice before it)."""
+    text = raw.decode("utf-8", "replace").strip()
+    for start in (0, *(m.start() for m in re.finditer(r"^[\[{]", text, re.M))):
+        try:
+            return json.loads(text[start:])
+        except ValueError:
+            continue
+    return None
+
+
+def _maybe_json(text):
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _string(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _message(value) -> str:
+    """An error as the CLI reports it, unwrapped when it quotes a vendor's JSON body."""
+    if isinstance(value, dict):
+        value = value.get("message") or json.dumps(value)
+    text = _string(value)
+    inner = _maybe_json(text)
+    if isinstance(inner, dict):
+        err = inner.get("error", inner)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return text
+
+
+def _count(value) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and value > 0 else 0
+
+
+def _cached(details) -> int:
+    if not isinstance(details, dict):
+        return 0
+    inner = details.get("input_tokens_details") or details.get("prompt_tokens_details") or {}
+    return _count(inner.get("cached_tokens") if isinstance(inner, dict) else 0)
+
+
+def _usage(u: dict, cost=None, included: bool = False) -> dict:
+    """Usage with the tokens the model really processed as `input_tokens` (what budgets
+    count) and the cache tokens beside it. Anthropic reports cache reads and writes
+    apart from `input_tokens`; OpenAI includes them (`included`)."""
+    read, write = _count(u.get("cache_read_input_tokens")), \
+        _count(u.get("cache_creation_input_tokens"))
+    fresh = _count(u.get("input_tokens"))
+    out = {"input_tokens": fresh if included else fresh + read + write,
+           "output_tokens": _count(u.get("output_tokens"))}
+    if read:
+        out["cache_read_input_tokens"] = read
+    if write:
+        out["cache_creation_input_tokens"] = write
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        out["cost"] = float(cost)
+    return out
+
+
+TYPES = {cls.kind: cls for cls in (ClaudeCode, Codex, LLM)}
