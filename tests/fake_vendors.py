@@ -206,4 +206,4 @@ class ResponsesServer(FakeServer):
         s.close()
 
 
-SERVERS = {"anthropic": AnthropicServer, "responses": ResponsesServer}
+SERVERS = {"anthropic": AnthropicServer, "responses": ResponsesServer, "none": FakeServer}

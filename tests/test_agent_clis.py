@@ -39,11 +39,13 @@ NETNS = shutil.which("unshare") is not None and subprocess.run(
 
 
 def scenario(tmp_path, vendor: str, toml: str, program: str, commands: list[list[str]],
-             script: dict | None = None, env: dict | None = None) -> dict:
+             script: dict | None = None, env: dict | None = None,
+             files: dict | None = None) -> dict:
     """Run `wlisp` commands in tmp_path against the fake `vendor`; the harness report."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    files = {str(tmp_path / "wlisp.toml"): toml, str(tmp_path / "main.wl"): program}
+    files = {str(tmp_path / "wlisp.toml"): toml, str(tmp_path / "main.wl"): program,
+             **(files or {})}
     job = {"vendor": vendor, "script": script or {}, "files": files, "cwd": str(tmp_path),
            "commands": [[wlisp_bin(), *c] for c in commands],
            "env": {"PATH": CLI_PATH, "HOME": str(home), "WLISP_HOME": str(tmp_path / "state"),
@@ -143,3 +145,102 @@ def test_claude_fan_out_of_three(tmp_path, claude):
     values = value_of(report["runs"][0])
     assert [v["success"] for v in values] == [True] * 3
     assert len({v["session_id"] for v in values}) == 3
+
+
+# --- Codex ---------------------------------------------------------------------------------
+
+CODEX_TOML = """
+[executors.codex]
+type = "codex"
+env = { CODEX_HOME = "codex-home" }
+[agents]
+default = "codex"
+"""
+CODEX_CONFIG = """
+model_provider = "fake"
+[model_providers.fake]
+name = "fake"
+base_url = "{url}/v1"
+wire_api = "responses"
+env_key = "FAKE_OPENAI_KEY"
+"""
+CODEX_ENV = {"FAKE_OPENAI_KEY": "sk-fake-openai-123"}
+
+
+def codex_scenario(tmp_path, program, commands, script=None):
+    """Codex reads its provider from CODEX_HOME/config.toml (written with the server's
+    address inside the namespace); the profile passes the provider's key on."""
+    (tmp_path / "codex-home").mkdir()
+    toml = CODEX_TOML.replace('"codex-home"', f'"{tmp_path / "codex-home"}"').replace(
+        "[agents]", 'pass_env = ["FAKE_OPENAI_KEY"]\n[agents]')
+    return scenario(tmp_path, "responses", toml, program, commands, script=script,
+                    env=CODEX_ENV,
+                    files={str(tmp_path / "codex-home" / "config.toml"): CODEX_CONFIG})
+
+
+@pytest.fixture
+def codex():
+    need("codex")
+
+
+def test_codex_plain_step_outside_a_git_repository_without_a_model(tmp_path, codex):
+    report = codex_scenario(tmp_path, '(defagent w :system "Be terse.")\n'
+                            '(defworkflow main [] (spawn w "Say hello"))\n',
+                            [["run", "main.wl", "--json"]])
+    value = value_of(report["runs"][0])
+    assert value["output"] == "Hello from the fake model."
+    call = [r for r in report["requests"] if r["path"].endswith("/responses")][0]
+    assert call["headers"]["authorization"] == "Bearer " + CODEX_ENV["FAKE_OPENAI_KEY"]
+    assert "Be terse." in json.dumps(call["body"]["input"])  # the agent's system prompt
+    assert value["usage"]["input_tokens"] == 4700
+    assert value["usage"]["cache_read_input_tokens"] == 4000
+    assert len(value["session_id"]) == 36  # codex's thread id
+
+
+def test_codex_model_and_output_schema(tmp_path, codex):
+    report = codex_scenario(tmp_path, '(defagent w :model "gpt-test")\n'
+                            '(defworkflow main [] (get (spawn w "Rate" :returns {:score int}) '
+                            ':score))\n', [["run", "main.wl", "--json"]],
+                            script={"structured": {"score": 9}})
+    assert value_of(report["runs"][0]) == 9
+    call = [r for r in report["requests"] if r["path"].endswith("/responses")][0]
+    assert call["body"]["model"] == "gpt-test"
+    assert call["body"]["text"]["format"]["schema"]["properties"]["score"]["type"] == "integer"
+
+
+def test_codex_api_error_is_the_step_error(tmp_path, codex):
+    report = codex_scenario(tmp_path, '(defagent w :retries 0)\n'
+                            '(defworkflow main [] (spawn w "hi"))\n', [["run", "main.wl"]],
+                            script={"errors": [[400, "unknown model gpt-nope"]] * 20})
+    run = report["runs"][0]
+    assert run["code"] == 1 and "unknown model gpt-nope" in run["stderr"]
+
+
+# --- llm ----------------------------------------------------------------------------------
+
+LLM_TOML = """
+[executors.llm]
+type = "llm"
+[agents]
+default = "llm"
+"""
+
+
+@pytest.fixture
+def llm():
+    need("llm")
+
+
+def test_llm_fan_out_on_a_fresh_llm_home(tmp_path, llm):
+    """Three llm processes at once used to race on llm's logs.db (8 of 8 runs failed)."""
+    report = scenario(tmp_path, "none", LLM_TOML,
+                      '(defagent w :model "echo" :system "Be brief.")\n(defworkflow main [] '
+                      '(map (fn [i] (spawn w (fmt "part {i}"))) [1 2 3 4 5 6]))\n',
+                      [["run", "main.wl", "--json"]],
+                      env={"LLM_USER_PATH": str(tmp_path / "llm-home")})
+    values = value_of(report["runs"][0])
+    assert len(values) == 6 and all(v["success"] for v in values)
+    echoed = [json.loads(v["output"]) for v in values]
+    assert [e["prompt"] for e in echoed] == [f"part {i}" for i in range(1, 7)]
+    assert {e["system"] for e in echoed} == {"Be brief."}
+    assert all(v["usage"]["input_tokens"] > 0 for v in values)

@@ -151,6 +151,8 @@ class Codex(AgentCLI):
         argv += ["--sandbox", sandbox]
         if opts.get("profile"):
             argv += ["--profile", opts["profile"]]
+        if not opts.get("plugins"):  # their startup sync reaches github.com and chatgpt.com
+            argv += ["--disable", "plugins"]
         return argv + self.extra_args + ["-"]
 
     def result(self, spec, code, out, err, values):

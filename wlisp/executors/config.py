@@ -133,7 +133,8 @@ KEYS["codex"] = {
     **_CLI,
     "sandbox": _rule("read-only, workspace-write or danger-full-access",
                      enum=["read-only", "workspace-write", "danger-full-access"]),
-    "profile": _rule("a Codex configuration profile name", type="string", minLength=1)}
+    "profile": _rule("a Codex configuration profile name", type="string", minLength=1),
+    "plugins": _BOOL}
 KEYS["llm"] = dict(_CLI)
 REQUIRED = {"command": ["argv"], "ray": ["inner"]}
 _TYPE = _rule("one of " + ", ".join(TYPES), enum=list(TYPES))
