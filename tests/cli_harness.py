@@ -43,6 +43,22 @@ class Proxy(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
+def alive(marker: str) -> list[str]:
+    """Command lines of processes still running whose command line holds `marker`."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmd and state != "Z" and int(pid) != os.getpid():
+            out.append(cmd)
+    return out
+
+
 def main() -> None:
     job = json.load(sys.stdin)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
@@ -67,6 +83,7 @@ def main() -> None:
                          "stderr": res.stderr})
         requests = list(server.requests)
     json.dump({"runs": runs, "requests": requests, "proxied": proxy.seen,
+               "alive": alive(job.get("watch") or "\0"),
                "namespace": bool(os.environ.get("WLISP_NETNS"))}, sys.stdout)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 USAGE = {"input_tokens": 100, "output_tokens": 7, "cache_read_input_tokens": 4000,
@@ -25,6 +26,7 @@ class FakeServer:
         self.errors: list[tuple[int, str]] = []   # (status, message) for the next requests
         self.text = "Hello from the fake model."
         self.structured: dict | None = None
+        self.delay = 0.0  # seconds before each model answer (a model that hangs)
         self.lock = threading.Lock()
         server = self
 
@@ -66,6 +68,8 @@ class FakeServer:
                 self.is_model_call(request) else None
         if error is not None:
             return send_json(h, error[0], self.error_body(*error))
+        if self.delay and self.is_model_call(request):
+            time.sleep(self.delay)
         return self.handle(h, request)
 
     def model_calls(self) -> list[dict]:

@@ -29,7 +29,7 @@ def found(program: str) -> str | None:
 def need(program: str):
     """Skip when the CLI is not installed here; in CI (which installs them) fail."""
     if found(program) is None:
-        if os.environ.get("CI"):
+        if os.environ.get("WLISP_REQUIRE_AGENT_CLIS"):
             pytest.fail(f"`{program}` is not installed ({CLI_HOME}); .ci/run installs it")
         pytest.skip(f"`{program}` is not installed")
 
@@ -47,6 +47,7 @@ def scenario(tmp_path, vendor: str, toml: str, program: str, commands: list[list
     files = {str(tmp_path / "wlisp.toml"): toml, str(tmp_path / "main.wl"): program,
              **(files or {})}
     job = {"vendor": vendor, "script": script or {}, "files": files, "cwd": str(tmp_path),
+           "watch": CLI_HOME,
            "commands": [[wlisp_bin(), *c] for c in commands],
            "env": {"PATH": CLI_PATH, "HOME": str(home), "WLISP_HOME": str(tmp_path / "state"),
                    "WLISP_NETNS": "1" if NETNS else "", **(env or {})}}
@@ -244,3 +245,13 @@ def test_llm_fan_out_on_a_fresh_llm_home(tmp_path, llm):
     assert [e["prompt"] for e in echoed] == [f"part {i}" for i in range(1, 7)]
     assert {e["system"] for e in echoed} == {"Be brief."}
     assert all(v["usage"]["input_tokens"] > 0 for v in values)
+
+
+def test_claude_timeout_kills_the_whole_process_tree(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML,
+                      '(defagent w :timeout 4 :retries 0)\n'
+                      '(defworkflow main [] (spawn w "think forever"))\n',
+                      [["run", "main.wl"]], script={"delay": 30}, env=CLAUDE_ENV)
+    run = report["runs"][0]
+    assert run["code"] == 1 and "timed out after 4" in run["stderr"]
+    assert report["alive"] == []  # neither claude nor anything it started
