@@ -73,7 +73,8 @@ def main() -> None:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text.replace("{url}", server.url))
         proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
-        env = {**os.environ, **(job.get("env") or {}), "HTTPS_PROXY": proxy_url,
+        given = {k: v.replace("{url}", server.url) for k, v in (job.get("env") or {}).items()}
+        env = {**os.environ, **given, "HTTPS_PROXY": proxy_url,
                "HTTP_PROXY": proxy_url, "https_proxy": proxy_url, "http_proxy": proxy_url,
                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         for argv in job["commands"]:

@@ -210,4 +210,18 @@ class ResponsesServer(FakeServer):
         s.close()
 
 
-SERVERS = {"anthropic": AnthropicServer, "responses": ResponsesServer, "none": FakeServer}
+class AnyVendorServer(FakeServer):
+    """Anthropic Messages and OpenAI Responses on one address, by path."""
+
+    def is_model_call(self, request) -> bool:
+        return AnthropicServer.is_model_call(self, request) or \
+            ResponsesServer.is_model_call(self, request)
+
+    def handle(self, h, request):
+        vendor = ResponsesServer if ResponsesServer.is_model_call(self, request) else \
+            AnthropicServer
+        return vendor.handle(self, h, request)
+
+
+SERVERS = {"anthropic": AnthropicServer, "responses": ResponsesServer,
+           "any": AnyVendorServer, "none": FakeServer}

@@ -255,3 +255,30 @@ def test_claude_timeout_kills_the_whole_process_tree(tmp_path, claude):
     run = report["runs"][0]
     assert run["code"] == 1 and "timed out after 4" in run["stderr"]
     assert report["alive"] == []  # neither claude nor anything it started
+
+
+def documented_profiles() -> str:
+    """The first TOML block under "Profiles for common agent CLIs" in the docs."""
+    text = open(os.path.join(ROOT, "docs", "executors.md"), encoding="utf-8").read()
+    section = text[text.index("### Profiles for common agent CLIs"):]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_profiles_run_as_written(tmp_path, claude, codex, llm):
+    toml = documented_profiles()
+    assert all(f"[executors.{n}]" in toml for n in ("claude", "codex", "llm"))
+    program = ('(defagent a :executor "claude")\n(defagent b :executor "codex")\n'
+               '(defagent c :executor "llm" :model "echo")\n'
+               '(defworkflow main [] [(spawn a "hi") (spawn b "hi") (spawn c "hi")])\n')
+    (tmp_path / "codex-home").mkdir()
+    report = scenario(tmp_path, "any", toml, program, [["run", "main.wl", "--json"]],
+                      env={**CLAUDE_ENV, **CODEX_ENV, "ANTHROPIC_BASE_URL": "{url}",
+                           "CODEX_HOME": str(tmp_path / "codex-home"),
+                           "LLM_USER_PATH": str(tmp_path / "llm-home")},
+                      files={str(tmp_path / "codex-home" / "config.toml"):
+                             CODEX_CONFIG})
+    claude_says, codex_says, llm_says = value_of(report["runs"][0])
+    assert claude_says["output"] == codex_says["output"] == "Hello from the fake model."
+    assert json.loads(llm_says["output"])["prompt"] == "hi"
+    assert {r["path"].split("?")[0] for r in report["requests"]} >= {"/v1/messages",
+                                                                      "/v1/responses"}
