@@ -59,12 +59,17 @@ def alive(marker: str) -> list[str]:
     return out
 
 
+def script(server, changes) -> None:
+    for key, value in (changes or {}).items():
+        setattr(server, key, [tuple(e) if e else None for e in value] if key == "errors"
+                else value)
+
+
 def main() -> None:
     job = json.load(sys.stdin)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
     server = SERVERS[job["vendor"]]()
-    for key, value in (job.get("script") or {}).items():
-        setattr(server, key, [tuple(e) for e in value] if key == "errors" else value)
+    script(server, job.get("script"))
     proxy = Proxy()
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     runs = []
@@ -77,11 +82,19 @@ def main() -> None:
         env = {**os.environ, **given, "HTTPS_PROXY": proxy_url,
                "HTTP_PROXY": proxy_url, "https_proxy": proxy_url, "http_proxy": proxy_url,
                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-        for argv in job["commands"]:
+        run_id = None
+        for i, argv in enumerate(job["commands"]):
+            if i and job.get("then"):  # the server's script from the second command on
+                script(server, job["then"])
+            argv = [run_id if a == "{run_id}" else a for a in argv]  # the previous run's
             res = subprocess.run(argv, cwd=job.get("cwd"), env=env, capture_output=True,
                                  text=True, timeout=job.get("timeout", 240))
             runs.append({"argv": argv, "code": res.returncode, "stdout": res.stdout,
                          "stderr": res.stderr})
+            try:
+                run_id = json.loads(res.stdout).get("run_id") or run_id
+            except (ValueError, AttributeError):
+                pass
         requests = list(server.requests)
     json.dump({"runs": runs, "requests": requests, "proxied": proxy.seen,
                "alive": alive(job.get("watch") or "\0"),

@@ -66,7 +66,7 @@ class FakeServer:
             self.requests.append(request)
             error = self.errors.pop(0) if self.errors and body is not None and \
                 self.is_model_call(request) else None
-        if error is not None:
+        if error:  # (a None in the list lets that request through)
             return send_json(h, error[0], self.error_body(*error))
         if self.delay and self.is_model_call(request):
             time.sleep(self.delay)

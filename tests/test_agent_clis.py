@@ -40,14 +40,14 @@ NETNS = shutil.which("unshare") is not None and subprocess.run(
 
 def scenario(tmp_path, vendor: str, toml: str, program: str, commands: list[list[str]],
              script: dict | None = None, env: dict | None = None,
-             files: dict | None = None) -> dict:
+             files: dict | None = None, then: dict | None = None) -> dict:
     """Run `wlisp` commands in tmp_path against the fake `vendor`; the harness report."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     files = {str(tmp_path / "wlisp.toml"): toml, str(tmp_path / "main.wl"): program,
              **(files or {})}
     job = {"vendor": vendor, "script": script or {}, "files": files, "cwd": str(tmp_path),
-           "watch": CLI_HOME,
+           "watch": CLI_HOME, "then": then,
            "commands": [[wlisp_bin(), *c] for c in commands],
            "env": {"PATH": CLI_PATH, "HOME": str(home), "WLISP_HOME": str(tmp_path / "state"),
                    "WLISP_NETNS": "1" if NETNS else "", **(env or {})}}
@@ -282,3 +282,41 @@ def test_the_documented_profiles_run_as_written(tmp_path, claude, codex, llm):
     assert json.loads(llm_says["output"])["prompt"] == "hi"
     assert {r["path"].split("?")[0] for r in report["requests"]} >= {"/v1/messages",
                                                                       "/v1/responses"}
+
+
+# --- sessions: `:continue` ----------------------------------------------------------------
+
+CONTINUED = ('(defagent w :retries 0)\n(defworkflow main [] (let [a (spawn w "Write a plan") '
+             'b (spawn w "Now shorten it" :continue a)] [a.session-id b.session-id b]))\n')
+
+
+def test_claude_continues_a_session_across_steps_and_across_a_resume(tmp_path, claude):
+    report = scenario(tmp_path, "anthropic", CLAUDE_TOML, CONTINUED,
+                      [["run", "main.wl", "--json"], ["resume", "{run_id}", "--json"]],
+                      script={"errors": [None] + [[400, "prompt rejected, try later"]] * 50},
+                      then={"errors": []}, env=CLAUDE_ENV)
+    first, resumed = report["runs"]
+    assert first["code"] == 1 and "prompt rejected" in first["stderr"]
+    calls = [r for r in report["requests"] if r["path"].startswith("/v1/messages")]
+    firsts = [c for c in calls if "Write a plan" in json.dumps(c["body"]["messages"])
+              and "Now shorten it" not in json.dumps(c["body"]["messages"])]
+    assert len(firsts) == 1  # a ran once: the resume reused it from the journal
+    history = json.dumps(calls[-1]["body"]["messages"])
+    assert "Write a plan" in history and "Now shorten it" in history  # a's conversation
+    a_session, b_session, b = value_of(resumed)
+    assert b["output"] == "Hello from the fake model." and a_session and b_session
+
+
+def test_codex_continues_a_session(tmp_path, codex):
+    report = codex_scenario(tmp_path, CONTINUED, [["run", "main.wl", "--json"]])
+    a_session, b_session, b = value_of(report["runs"][0])
+    assert a_session == b_session  # codex resumes the same thread
+    calls = [r for r in report["requests"] if r["path"].endswith("/responses")]
+    assert "Write a plan" in json.dumps(calls[1]["body"]["input"])
+
+
+def test_llm_refuses_to_continue_a_session(tmp_path, llm):
+    report = scenario(tmp_path, "none", LLM_TOML, CONTINUED.replace(":retries 0", ':model "echo"'),
+                      [["run", "main.wl"]], env={"LLM_USER_PATH": str(tmp_path / "llm-home")})
+    run = report["runs"][0]
+    assert run["code"] == 1 and "cannot continue a session" in run["stderr"]

@@ -273,6 +273,8 @@ def step_hash(step: StepSpec, static_part: bytes | None = None) -> str:
         static_part = static_hash_part(step)
     h = hashlib.sha256(static_part)
     h.update(step.prompt.encode("utf-8", "surrogatepass"))
+    if step.parent_session_id:  # continuing another session is another question
+        h.update(b"\0session\0" + step.parent_session_id.encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
 
 

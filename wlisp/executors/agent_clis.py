@@ -54,6 +54,9 @@ class AgentCLI(CommandExecutor):
     def values(self, spec, tmp):
         return {**super().values(spec, tmp), "tmp": tmp}
 
+    def cannot_run(self, spec):
+        return None  # every CLI type that cannot continue a session says so itself
+
     def outcome(self, spec: StepSpec, *, text: str, session: str | None = None,
                 structured=None, usage: dict | None = None, error: str | None = None,
                 finish: str = "stop") -> StepOutcome:
@@ -93,6 +96,8 @@ class ClaudeCode(AgentCLI):
                 argv += [flag, *opts[key]]
         if spec.max_steps:
             argv += ["--max-turns", str(spec.max_steps)]
+        if spec.parent_session_id:
+            argv += ["--resume", spec.parent_session_id]
         return argv + self.extra_args
 
     def result(self, spec, code, out, err, values):
@@ -138,22 +143,25 @@ class Codex(AgentCLI):
 
     def command(self, spec, values):
         opts = self.options
-        argv = [self.argv[0], "exec", "--json", "--color", "never", "--skip-git-repo-check",
-                "-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false"]
-        if spec.model:
-            argv += ["--model", spec.model]
-        if spec.system:  # TOML string: JSON escapes are TOML basic-string escapes
-            argv += ["-c", f"developer_instructions={json.dumps(spec.system)}"]
-        if spec.output_schema is not None:
-            argv += ["--output-schema", values["schema_file"]]
         sandbox = opts.get("sandbox") or ("read-only" if spec.isolation == "read-only"
                                           else "workspace-write")
-        argv += ["--sandbox", sandbox]
+        # (`codex exec resume` takes fewer flags: these work for both)
+        flags = ["--json", "--skip-git-repo-check", "-c", "check_for_update_on_startup=false",
+                 "-c", "analytics.enabled=false", "-c", f"sandbox_mode={json.dumps(sandbox)}"]
+        if spec.model:
+            flags += ["--model", spec.model]
+        if spec.system:  # TOML string: JSON escapes are TOML basic-string escapes
+            flags += ["-c", f"developer_instructions={json.dumps(spec.system)}"]
+        if spec.output_schema is not None:
+            flags += ["--output-schema", values["schema_file"]]
         if opts.get("profile"):
-            argv += ["--profile", opts["profile"]]
+            flags += ["-c", f"profile={json.dumps(opts['profile'])}"]
         if not opts.get("plugins"):  # their startup sync reaches github.com and chatgpt.com
-            argv += ["--disable", "plugins"]
-        return argv + self.extra_args + ["-"]
+            flags += ["--disable", "plugins"]
+        flags += self.extra_args
+        if spec.parent_session_id:
+            return [self.argv[0], "exec", "resume", *flags, spec.parent_session_id, "-"]
+        return [self.argv[0], "exec", "--color", "never", *flags, "-"]
 
     def result(self, spec, code, out, err, values):
         session, texts, usage, error = None, [], None, None
@@ -191,6 +199,12 @@ class LLM(AgentCLI):
     race to create and migrate a shared one)."""
 
     kind, program = "llm", "llm"
+
+    def cannot_run(self, spec):
+        if spec.parent_session_id:
+            return (f"executor `{self.name}` cannot continue a session (`:continue`): llm "
+                    "keeps conversations in its log database, and each step has its own")
+        return None
 
     def command(self, spec, values):
         argv = [self.argv[0], "prompt", "--json", "--no-stream",

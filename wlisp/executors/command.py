@@ -30,7 +30,7 @@ from .config import expand_env
 from .environment import agent_environment
 
 PLACEHOLDERS = ("model", "agent", "task_id", "system", "attempt", "output_file", "schema_file",
-                "schema", "home")
+                "schema", "home", "session")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 STDERR_TAIL = 2000
 DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024
@@ -69,7 +69,8 @@ class CommandExecutor:
     def values(self, spec: StepSpec, tmp: str) -> dict:
         """The placeholders' values for one step (files go in `tmp`)."""
         values = {"model": spec.model, "agent": spec.agent, "task_id": spec.task_id,
-                  "system": spec.system, "attempt": spec.attempt}
+                  "system": spec.system, "attempt": spec.attempt,
+                  "session": spec.parent_session_id}
         if spec.output_schema is not None:
             values["schema"] = json.dumps(spec.output_schema)
             values["schema_file"] = os.path.join(tmp, "schema.json")
@@ -133,7 +134,17 @@ class CommandExecutor:
 
     # --- running it ------------------------------------------------------------------------
 
+    def cannot_run(self, spec: StepSpec) -> str | None:
+        """Why this executor cannot run `spec` at all (before any process starts)."""
+        if spec.parent_session_id and "{session}" not in json.dumps(self.argv):
+            return (f"executor `{self.name}` cannot continue a session (`:continue`): its "
+                    "argv has no {session} placeholder")
+        return None
+
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
+        refused = self.cannot_run(spec)
+        if refused:
+            return StepOutcome.failed(spec.task_id, spec.agent, refused)
         with tempfile.TemporaryDirectory(prefix="wlisp-step-") as tmp:
             values = self.values(spec, tmp)
             env = self.environment(spec, values)

@@ -80,7 +80,9 @@ class MockExecutor:
             first = spec.prompt.strip().splitlines()[0] if spec.prompt.strip() else ""
             output = f"[{spec.agent}] {first[:120]}"
         words = len(spec.prompt.split())
-        return StepOutcome(task_id=spec.task_id, session_id=f"mock-{spec.task_id}",
+        # a continued step stays in the session it continues, as the agent CLIs do
+        session = spec.parent_session_id or f"mock-{spec.task_id}"
+        return StepOutcome(task_id=spec.task_id, session_id=session,
                            agent=spec.agent, output=output, success=True,
                            structured=structured,
                            usage={"input_tokens": words, "output_tokens": len(output.split()),

@@ -86,6 +86,10 @@ class OpenAIExecutor:
         return entry[0]
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
+        if spec.parent_session_id:
+            return StepOutcome.failed(spec.task_id, spec.agent, f"executor `{self.name}` "
+                                      "cannot continue a session (`:continue`): chat "
+                                      "completions keep no session; use an agent CLI type")
         model = spec.model or self.model
         if not model:
             return StepOutcome.failed(spec.task_id, spec.agent, f"executor `{self.name}` has "

@@ -123,6 +123,8 @@ class Spawn(Node):
     description: str | None = _field(VALUE, json=STRING)
     # the quarantined steps whose values chose this one (so it runs quarantined)
     chosen_by: list[str] | None = _field(VALUE, json={"type": "array", "items": STRING})
+    # `:continue x`: the session id of the step this one continues (an expression)
+    session: Any = _field(EXPR)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -176,6 +176,9 @@ class Analysis:
         # only chosen by quarantined values runs quarantined but its text is its own
         source = (isinstance(agent, dict) and agent.get("trust") == "quarantined") or (
             node.trust == "quarantined" and not node.chosen_by)
+        if node.session is not None and not source:  # its conversation comes along
+            self.sink(f"the session step `{node.id}` continues",
+                      self.expr(node.session, scope), node.span)
         if ctx and not source and (node.trust, node.chosen_by) != ("quarantined",
                                                                    sorted(ctx)):
             node.trust, node.chosen_by = "quarantined", sorted(ctx)

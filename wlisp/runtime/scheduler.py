@@ -177,8 +177,12 @@ class Scheduler:
                     template = np.template = self.steps.template(node)
                     np.metadata = self.steps.metadata(node)
                 prompt = np.expr("prompt")(scope)
+                session = np.expr("session")(scope) if node.session is not None else None
+                if session is not None and not isinstance(session, str):
+                    raise ExprError(f"the step `:continue` names has no session id "
+                                    f"({B.type_name(session)})")
                 outcome = await self.steps.run(template, np.metadata, prompt if isinstance(
-                    prompt, str) else B.render(prompt), inst, rec)
+                    prompt, str) else B.render(prompt), inst, rec, session)
                 status, value, error = ("completed", outcome, None) if outcome.success else \
                     ("failed", outcome, outcome.error or outcome.output)
             else:

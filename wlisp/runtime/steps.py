@@ -33,9 +33,11 @@ class StepTemplate:
                  "tools", "timeout", "trust", "role", "isolation", "context", "retries",
                  "metadata", "_hash_prefix")
 
-    def step(self, task_id: str, prompt: str, metadata: dict) -> StepSpec:
+    def step(self, task_id: str, prompt: str, metadata: dict,
+             session: str | None = None) -> StepSpec:
         return StepSpec(
             task_id=task_id, agent=self.agent, description=self.description, prompt=prompt,
+            parent_session_id=session,
             max_steps=self.max_steps, output_schema=self.output_schema, model=self.model,
             system=self.system, tools=self.tools, timeout=self.timeout, trust=self.trust,
             role=self.role, isolation=self.isolation, context=self.context,
@@ -106,10 +108,11 @@ class StepRunner:
         return {"node": node.id, "source": node.span.to_json() if node.span else None}
 
     async def run(self, t: StepTemplate, metadata: dict, prompt: str, inst: str,
-                  rec: NodeRecord) -> StepOutcome:
-        """Every attempt of one step instance; the last attempt's outcome."""
+                  rec: NodeRecord, session: str | None = None) -> StepOutcome:
+        """Every attempt of one step instance; the last attempt's outcome. `session` is
+        the session id this step continues (`:continue`)."""
         state = self.state
-        step = t.step(inst, prompt, metadata)
+        step = t.step(inst, prompt, metadata, session)
         h = None
         if state.journal is not None or state.cached:
             h = step_hash(step, t.hash_prefix)

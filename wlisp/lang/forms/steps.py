@@ -20,7 +20,7 @@ from .core import message_arg
 from .declarations import returns_type, static_options
 
 SPAWN_OPTS = {"id", "returns", "max-steps", "model", "timeout", "retries", "trust", "role",
-              "after", "description"}
+              "after", "description", "continue"}
 HUMAN_OPTS = {"id", "returns", "description"}
 
 
@@ -44,7 +44,8 @@ def _spawn(ev: Evaluator, form: List, env: Env):
             schema = {}  # unknown shape: do not report its fields as missing too
     _spawn_options(ev, opts, env, attrs)
     after = ev.guarded(_after, ev, opts, env)
-    if agent is POISON or prompt is POISON:
+    session = ev.guarded(_continued, ev, opts, env, agent) if "continue" in opts else None
+    if agent is POISON or prompt is POISON or session is POISON:
         return POISON
     graph = ev.step_graph("spawn", form.span)
     attrs["agent"] = agent.name
@@ -58,14 +59,16 @@ def _spawn(ev: Evaluator, form: List, env: Env):
         attrs["trust"] = "quarantined"
     nid = graph.reserve(agent.name, explicit, opts.get("id", (None, form.span))[1])
     ev.used_agents[agent.name] = agent
-    graph.add(nid, "spawn", attrs, deps_of(prompt), form.span,
-              after if after is not POISON else ())
+    if session is not None:
+        attrs["session"] = {"get": session.expr, "path": ["session_id"]}
+    graph.add(nid, "spawn", attrs, deps_of(prompt) | (session.deps if session else set()),
+              form.span, after if after is not POISON else ())
     return ev.ref_to(nid, "outcome", schema, form.span if quarantined else None)
 
 
 def _spawn_options(ev: Evaluator, opts, env, attrs: dict) -> None:
     """The options a step may override from its agent, checked into `attrs`."""
-    plain = {k: v for k, v in opts.items() if k not in ("returns", "after", "id")}
+    plain = {k: v for k, v in opts.items() if k not in ("returns", "after", "id", "continue")}
     given = static_options(ev, plain, env, "`:{key}`")
     ev.guarded(int_option, given, "max-steps", 1, attrs)
     ev.guarded(string_option, given, "model", attrs)
@@ -92,6 +95,25 @@ def _agent(ev: Evaluator, sym, env, span):
     if not isinstance(value, Agent):
         raise ev.error("W0203", f"`{pr_str(sym)}` is a {B.type_name(value)}, not an agent",
                        span)
+    return value
+
+
+def _continued(ev: Evaluator, opts, env, agent) -> Ref:
+    """`:continue x`: x is an earlier step of the same agent, whose session this step
+    continues (its conversation, in the CLI or API that ran it)."""
+    source, span = opts["continue"]
+    value = ev.eval(source, env)
+    if value is POISON:
+        return POISON
+    draft = ev.graph.registry.get(value.node) if isinstance(value, Ref) and \
+        value.kind == "outcome" and ev.graph is not None else None
+    if draft is None or draft.kind != "spawn":
+        raise ev.error("W0303", f"`:continue` takes an earlier step, not a "
+                       f"{B.type_name(value)}", span)
+    if isinstance(agent, Agent) and draft.attrs.get("agent") != agent.name:
+        raise ev.error("W0303", f"`:continue` needs a step of the same agent: "
+                       f"`{value.node}` is a step of `{draft.attrs.get('agent')}`, this one "
+                       f"of `{agent.name}`", span, ("that step is here", draft.span))
     return value
 
 
