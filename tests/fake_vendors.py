@@ -213,15 +213,68 @@ class ResponsesServer(FakeServer):
 class AnyVendorServer(FakeServer):
     """Anthropic Messages and OpenAI Responses on one address, by path."""
 
+    def vendor(self, request):
+        for cls in (ResponsesServer, GeminiServer, AnthropicServer):
+            if cls.is_model_call(self, request):
+                return cls
+        return AnthropicServer
+
     def is_model_call(self, request) -> bool:
-        return AnthropicServer.is_model_call(self, request) or \
-            ResponsesServer.is_model_call(self, request)
+        return any(cls.is_model_call(self, request)
+                   for cls in (ResponsesServer, GeminiServer, AnthropicServer))
 
     def handle(self, h, request):
-        vendor = ResponsesServer if ResponsesServer.is_model_call(self, request) else \
-            AnthropicServer
-        return vendor.handle(self, h, request)
+        return self.vendor(request).handle(self, h, request)
 
 
 SERVERS = {"anthropic": AnthropicServer, "responses": ResponsesServer,
            "any": AnyVendorServer, "none": FakeServer}
+
+
+# --- Gemini generateContent (Gemini CLI) ----------------------------------------------------
+
+
+def example_of(schema: dict):
+    """A small instance of a (Gemini-style, upper-case types allowed) JSON Schema."""
+    kind = str(schema.get("type", "object")).lower()
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        return {k: example_of(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [example_of(schema.get("items") or {})]
+    return {"integer": 50, "number": 0.5, "boolean": True}.get(kind, "flash")
+
+
+class GeminiServer(FakeServer):
+    """`POST /v1beta/models/M:generateContent` and `:streamGenerateContent?alt=sse`.
+    Requests with a response schema (the CLI's own model router asks for one) get an
+    instance of it; the rest get `text`, or `structured` as JSON."""
+
+    def is_model_call(self, request) -> bool:
+        return request["method"] == "POST" and "/models/" in request["path"] and \
+            "Content" in request["path"]
+
+    def error_body(self, status, message):
+        return {"error": {"code": status, "message": message, "status": "INVALID_ARGUMENT"}}
+
+    def handle(self, h, request):
+        if not self.is_model_call(request):
+            return super().handle(h, request)
+        config = (request["body"] or {}).get("generationConfig") or {}
+        schema = config.get("responseJsonSchema") or config.get("responseSchema")
+        text = json.dumps(example_of(schema)) if schema else \
+            json.dumps(self.structured) if self.structured is not None else self.text
+        reply = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+                                 "finishReason": "STOP", "index": 0}],
+                 "usageMetadata": {"promptTokenCount": 4700, "candidatesTokenCount": 7,
+                                   "totalTokenCount": 4707, "cachedContentTokenCount": 4000},
+                 "modelVersion": "gemini-fake"}
+        if "streamGenerateContent" not in request["path"]:
+            return send_json(h, 200, reply)
+        s = EventStream(h)
+        s.send(reply)
+        s.close()
+
+
+SERVERS["gemini"] = GeminiServer

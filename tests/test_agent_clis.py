@@ -257,33 +257,6 @@ def test_claude_timeout_kills_the_whole_process_tree(tmp_path, claude):
     assert report["alive"] == []  # neither claude nor anything it started
 
 
-def documented_profiles() -> str:
-    """The first TOML block under "Profiles for common agent CLIs" in the docs."""
-    text = open(os.path.join(ROOT, "docs", "executors.md"), encoding="utf-8").read()
-    section = text[text.index("### Profiles for common agent CLIs"):]
-    return section.split("```toml\n", 1)[1].split("```", 1)[0]
-
-
-def test_the_documented_profiles_run_as_written(tmp_path, claude, codex, llm):
-    toml = documented_profiles()
-    assert all(f"[executors.{n}]" in toml for n in ("claude", "codex", "llm"))
-    program = ('(defagent a :executor "claude")\n(defagent b :executor "codex")\n'
-               '(defagent c :executor "llm" :model "echo")\n'
-               '(defworkflow main [] [(spawn a "hi") (spawn b "hi") (spawn c "hi")])\n')
-    (tmp_path / "codex-home").mkdir()
-    report = scenario(tmp_path, "any", toml, program, [["run", "main.wl", "--json"]],
-                      env={**CLAUDE_ENV, **CODEX_ENV, "ANTHROPIC_BASE_URL": "{url}",
-                           "CODEX_HOME": str(tmp_path / "codex-home"),
-                           "LLM_USER_PATH": str(tmp_path / "llm-home")},
-                      files={str(tmp_path / "codex-home" / "config.toml"):
-                             CODEX_CONFIG})
-    claude_says, codex_says, llm_says = value_of(report["runs"][0])
-    assert claude_says["output"] == codex_says["output"] == "Hello from the fake model."
-    assert json.loads(llm_says["output"])["prompt"] == "hi"
-    assert {r["path"].split("?")[0] for r in report["requests"]} >= {"/v1/messages",
-                                                                      "/v1/responses"}
-
-
 # --- sessions: `:continue` ----------------------------------------------------------------
 
 CONTINUED = ('(defagent w :retries 0)\n(defworkflow main [] (let [a (spawn w "Write a plan") '
@@ -320,3 +293,96 @@ def test_llm_refuses_to_continue_a_session(tmp_path, llm):
                       [["run", "main.wl"]], env={"LLM_USER_PATH": str(tmp_path / "llm-home")})
     run = report["runs"][0]
     assert run["code"] == 1 and "cannot continue a session" in run["stderr"]
+
+
+# --- Gemini CLI ---------------------------------------------------------------------------
+
+GEMINI_TOML = """
+[executors.gemini]
+type = "gemini-cli"
+env = { GOOGLE_GEMINI_BASE_URL = "{url}" }
+[agents]
+default = "gemini"
+"""
+# Gemini CLI ignores a defaults file below a directory others may write (like /tmp):
+# the executor keeps its defaults in the cache directory of the real home
+GEMINI_ENV = {"GEMINI_API_KEY": "gemini-test-key-123",
+              "XDG_CACHE_HOME": os.path.expanduser("~/.cache")}
+
+
+@pytest.fixture
+def gemini():
+    need("gemini")
+
+
+def gemini_calls(report):
+    return [r for r in report["requests"] if "Content" in r["path"]]
+
+
+def test_gemini_plain_step_without_a_model_and_with_a_system_prompt(tmp_path, gemini):
+    report = scenario(tmp_path, "gemini", GEMINI_TOML,
+                      '(defagent w :system "Answer in French.")\n'
+                      '(defworkflow main [] (spawn w "Say hello"))\n',
+                      [["run", "main.wl", "--json"]], env=GEMINI_ENV)
+    value = value_of(report["runs"][0])
+    assert value["output"] == "Hello from the fake model." and len(value["session_id"]) == 36
+    main = [c for c in gemini_calls(report) if "stream" in c["path"]][-1]
+    assert main["headers"]["x-goog-api-key"] == GEMINI_ENV["GEMINI_API_KEY"]
+    said = json.dumps(main["body"]["contents"])
+    assert "Answer in French." in said and "Say hello" in said
+    # every model the CLI called for the step counts (its own router included)
+    assert value["usage"]["input_tokens"] == 4700 * len(gemini_calls(report))
+    assert value["usage"]["cache_read_input_tokens"] == 4000 * len(gemini_calls(report))
+
+
+def test_gemini_model_and_structured_answer(tmp_path, gemini):
+    report = scenario(tmp_path, "gemini", GEMINI_TOML,
+                      '(defagent w :model "gemini-test-1")\n'
+                      '(defworkflow main [] (get (spawn w "Rate" :returns {:score int}) '
+                      ':score))\n', [["run", "main.wl", "--json"]],
+                      script={"structured": {"score": 3}}, env=GEMINI_ENV)
+    assert value_of(report["runs"][0]) == 3
+    paths = [c["path"] for c in gemini_calls(report)]
+    assert paths == ["/v1beta/models/gemini-test-1:streamGenerateContent?alt=sse"]
+
+
+def test_gemini_api_error_and_fan_out(tmp_path, gemini):
+    report = scenario(tmp_path, "gemini", GEMINI_TOML,
+                      '(defagent w :model "gemini-nope" :retries 0)\n'
+                      '(defworkflow main [] (map (fn [i] (spawn w (fmt "part {i}"))) '
+                      '[1 2 3]))\n', [["run", "main.wl"], ["run", "main.wl", "--json"]],
+                      script={"errors": [[400, "model gemini-nope not found"]] * 3},
+                      then={"errors": []}, env=GEMINI_ENV)
+    failed, ok = report["runs"]
+    assert failed["code"] == 1 and "model gemini-nope not found" in failed["stderr"]
+    assert [v["success"] for v in value_of(ok)] == [True] * 3
+
+
+def documented_profiles() -> str:
+    """The first TOML block under "Profiles for common agent CLIs" in the docs."""
+    text = open(os.path.join(ROOT, "docs", "executors.md"), encoding="utf-8").read()
+    section = text[text.index("### Profiles for common agent CLIs"):]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_profiles_run_as_written(tmp_path, claude, codex, llm, gemini):
+    toml = documented_profiles()
+    assert all(f"[executors.{n}]" in toml for n in ("claude", "codex", "llm", "gemini"))
+    program = ('(defagent a :executor "claude")\n(defagent b :executor "codex")\n'
+               '(defagent c :executor "llm" :model "echo")\n(defagent d :executor "gemini")\n'
+               '(defworkflow main [] [(spawn a "hi") (spawn b "hi") (spawn c "hi") '
+               '(spawn d "hi")])\n')
+    (tmp_path / "codex-home").mkdir()
+    report = scenario(tmp_path, "any", toml, program, [["run", "main.wl", "--json"]],
+                      env={**CLAUDE_ENV, **CODEX_ENV, **GEMINI_ENV,
+                           "ANTHROPIC_BASE_URL": "{url}", "GOOGLE_GEMINI_BASE_URL": "{url}",
+                           "CODEX_HOME": str(tmp_path / "codex-home"),
+                           "LLM_USER_PATH": str(tmp_path / "llm-home")},
+                      files={str(tmp_path / "codex-home" / "config.toml"):
+                             CODEX_CONFIG})
+    claude_says, codex_says, llm_says, gemini_says = value_of(report["runs"][0])
+    assert claude_says["output"] == codex_says["output"] == gemini_says["output"] == \
+        "Hello from the fake model."
+    assert json.loads(llm_says["output"])["prompt"] == "hi"
+    assert {r["path"].split("?")[0] for r in report["requests"]} >= {"/v1/messages",
+                                                                      "/v1/responses"}

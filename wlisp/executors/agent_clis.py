@@ -1,4 +1,5 @@
-"""Executors that know a particular agent CLI: `claude-code`, `codex`, `llm` (SPEC §8).
+"""Executors that know a particular agent CLI: `claude-code`, `codex`, `llm`,
+`gemini-cli` (SPEC §8).
 
 Each is a command executor (same process groups, timeouts, reaping and secret
 handling) that builds the CLI's own argv and reads the CLI's machine-readable
@@ -236,6 +237,121 @@ class LLM(AgentCLI):
                             structured=structured)
 
 
+# --- Gemini CLI ----------------------------------------------------------------------------
+
+# defaults under the user's own settings (GEMINI_CLI_SYSTEM_DEFAULTS_PATH): an API key
+# (GEMINI_API_KEY) unless the user chose another way in, no usage statistics (they go
+# to play.googleapis.com), no update checks
+GEMINI_DEFAULTS = {"security": {"auth": {"selectedType": "gemini-api-key"}},
+                   "privacy": {"usageStatisticsEnabled": False},
+                   "general": {"enableAutoUpdate": False,
+                               "enableAutoUpdateNotification": False}}
+
+
+class GeminiCLI(AgentCLI):
+    """`gemini --output-format json -p ""`: the prompt on stdin, one JSON document out.
+    Gemini CLI has no system-prompt or schema flag: the agent's system prompt goes
+    before the prompt (`system_prompt = "replace"`: GEMINI_SYSTEM_MD replaces the CLI's
+    own), the schema after it."""
+
+    kind, program = "gemini-cli", "gemini"
+
+    def values(self, spec, tmp):
+        values = super().values(spec, tmp)
+        if spec.system and self.options.get("system_prompt") == "replace":
+            values["system_md"] = os.path.join(tmp, "system.md")
+            with open(values["system_md"], "w", encoding="utf-8") as f:
+                f.write(spec.system)
+        return values
+
+    def environment(self, spec, values):
+        env = super().environment(spec, values)
+        defaults = _gemini_defaults(env)
+        if defaults:
+            env.setdefault("GEMINI_CLI_SYSTEM_DEFAULTS_PATH", defaults)
+        if "system_md" in values:
+            env["GEMINI_SYSTEM_MD"] = values["system_md"]
+        return env
+
+    def stdin(self, spec):
+        parts = [spec.prompt]
+        if spec.system and self.options.get("system_prompt") != "replace":
+            parts.insert(0, f"{spec.system}\n\n---\n")
+        if spec.output_schema is not None:
+            parts.append("\n\nAnswer with only a JSON value matching this JSON Schema:\n"
+                         + json.dumps(spec.output_schema))
+        return "".join(parts).encode("utf-8", "surrogatepass")
+
+    def cannot_run(self, spec):
+        if spec.parent_session_id:
+            return (f"executor `{self.name}` cannot continue a session (`:continue`): "
+                    "Gemini CLI resumes sessions by index, not by id")
+        return None
+
+    def command(self, spec, values):
+        argv = [self.argv[0], "--output-format", "json", "--skip-trust"]
+        if spec.model:
+            argv += ["--model", spec.model]
+        mode = self.options.get("approval_mode") or ("plan" if spec.isolation == "read-only"
+                                                    else None)
+        if mode:
+            argv += ["--approval-mode", mode]
+        return argv + self.extra_args + ["--prompt", ""]
+
+    def result(self, spec, code, out, err, values):
+        data = _last_json(out)
+        if not isinstance(data, dict):
+            return self.exit_failure(spec, code, out, err) if code else \
+                self.outcome(spec, text=out.decode("utf-8", "replace"))
+        text, session = _string(data.get("response")), data.get("session_id")
+        usage = _gemini_usage((data.get("stats") or {}).get("models") or {})
+        if data.get("error") or code:
+            error = _message(data.get("error")) or f"`gemini` exited with {code}"
+            status = (data.get("error") or {}).get("code") if isinstance(
+                data.get("error"), dict) else None
+            finish = "rate_limit" if status == 429 else "transient" if status in \
+                TRANSIENT_STATUS else "error"
+            return self.outcome(spec, text=text, session=session, usage=usage, error=error,
+                                finish=finish)
+        structured = _maybe_json(text.strip().removeprefix("```json").removesuffix("```")) \
+            if spec.output_schema is not None else None
+        return self.outcome(spec, text=text, session=session, usage=usage,
+                            structured=structured)
+
+
+def _gemini_defaults(env: dict) -> str | None:
+    """GEMINI_DEFAULTS as a file Gemini CLI accepts: it ignores one with any ancestor
+    directory writable by others (as /tmp is), so it lives in the cache directory."""
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "~", ".cache")
+    path = os.path.join(os.path.expanduser(cache), "wlisp", "gemini-defaults-1.json")
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        if not os.path.exists(path):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                json.dump(GEMINI_DEFAULTS, f)
+    except OSError:
+        return None
+    parts = os.path.dirname(os.path.realpath(path))
+    while True:
+        if os.stat(parts).st_mode & 0o022:  # writable by group or others: refused
+            return None
+        if parts == os.path.dirname(parts):
+            return path
+        parts = os.path.dirname(parts)
+
+
+def _gemini_usage(models: dict) -> dict:
+    """Tokens of every model the CLI called for the step (its router included)."""
+    total: dict = {}
+    for stats in models.values():
+        tokens = (stats or {}).get("tokens") or {}
+        for ours, theirs in (("input_tokens", "prompt"), ("output_tokens", "candidates"),
+                             ("cache_read_input_tokens", "cached")):
+            total[ours] = total.get(ours, 0) + _count(tokens.get(theirs))
+        total["output_tokens"] += _count(tokens.get("thoughts"))
+    return _usage(total, included=True)
+
+
 # --- reading CLI output --------------------------------------------------------------------
 
 
@@ -318,4 +434,4 @@ def _usage(u: dict, cost=None, included: bool = False) -> dict:
     return out
 
 
-TYPES = {cls.kind: cls for cls in (ClaudeCode, Codex, LLM)}
+TYPES = {cls.kind: cls for cls in (ClaudeCode, Codex, LLM, GeminiCLI)}

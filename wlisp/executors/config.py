@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from ..errors import Diagnostic, Span, WlispError, did_you_mean, usage_error
 
 CONFIG_NAME = "wlisp.toml"
-TYPES = ("mock", "scripted", "command", "openai", "ray", "claude-code", "codex", "llm")
+TYPES = ("mock", "scripted", "command", "openai", "ray", "claude-code", "codex", "llm",
+         "gemini-cli")
 
 
 # --- the schema ------------------------------------------------------------------------
@@ -136,6 +137,12 @@ KEYS["codex"] = {
     "profile": _rule("a Codex configuration profile name", type="string", minLength=1),
     "plugins": _BOOL}
 KEYS["llm"] = dict(_CLI)
+KEYS["gemini-cli"] = {
+    **_CLI,
+    "approval_mode": _rule("default, auto_edit, yolo or plan",
+                           enum=["default", "auto_edit", "yolo", "plan"]),
+    "system_prompt": _rule("prepend (to the prompt) or replace (GEMINI_SYSTEM_MD)",
+                           enum=["prepend", "replace"])}
 REQUIRED = {"command": ["argv"], "ray": ["inner"]}
 _TYPE = _rule("one of " + ", ".join(TYPES), enum=list(TYPES))
 _CONCURRENCY = _rule("an integer >= 1 (steps of this profile at once)", type="integer",

@@ -63,7 +63,7 @@ def build_profile(config: Config, name: str, answers: str | None = None):
         from .openai_api import OpenAIExecutor
 
         return OpenAIExecutor(name=name, **opts, **({"concurrency": conc} if conc else {}))
-    if kind in ("claude-code", "codex", "llm"):
+    if kind in ("claude-code", "codex", "llm", "gemini-cli"):
         from .agent_clis import TYPES
 
         if "cwd" in opts:
