@@ -109,6 +109,8 @@ def test_claude_model_and_structured_answer_on_the_first_attempt(tmp_path, claud
                       [["run", "main.wl", "--json"]], script={"structured": {"score": 7}},
                       env=CLAUDE_ENV)
     assert value_of(report["runs"][0]) == 7
+    # claude's stream reached the run's events as it happened: the tool it used
+    assert "⚙ tool      main/w [w]: StructuredOutput" in report["runs"][0]["stderr"]
     calls = [r for r in report["requests"] if r["path"].startswith("/v1/messages")]
     assert {c["body"]["model"] for c in calls} == {"claude-test-1"}
     tools = {t["name"]: t for t in calls[0]["body"]["tools"]}

@@ -125,3 +125,30 @@ def test_the_options_load_from_wlisp_toml(tmp_path):
         assert "transient_pattern" in str(err) and "regular expression" in str(err)
     else:
         raise AssertionError("an invalid pattern loaded")
+
+
+STREAM = ("import json, sys, time; sys.stdin.read()\n"
+          "for i in range(3):\n"
+          "    print(json.dumps({'n': i}), flush=True); time.sleep(0.2)\n")
+
+
+class Streaming(CommandExecutor):
+    """A CLI that prints JSON lines: each line is seen while the process still runs."""
+
+    streaming = True
+
+    def on_line(self, spec, line, events):
+        import time
+        self.seen.append((json.loads(line)["n"], time.monotonic()))
+
+
+def test_a_streaming_cli_is_read_line_by_line_as_it_runs():
+    import time
+    ex = Streaming([sys.executable, "-c", STREAM])
+    ex.seen = []
+    t0 = time.monotonic()
+    out = asyncio.run(ex.execute_step(step()))
+    done = time.monotonic()
+    assert out.success and [n for n, _ in ex.seen] == [0, 1, 2]
+    assert ex.seen[0][1] - t0 < done - t0 - 0.3  # the first line came well before the end
+    assert out.output.count("\n") == 3

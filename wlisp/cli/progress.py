@@ -35,6 +35,10 @@ class PlainProgress:
         self.stream = stream or sys.stderr
 
     def emit(self, e: Event) -> None:
+        if e.kind == "agent" and e.data.get("type") == "tool_use":  # what agents do
+            print(f"[{e.time:7.2f}s] ⚙ tool      {e.node} [{e.agent}]: {e.message[:120]}",
+                  file=self.stream, flush=True)
+            return
         if e.kind in ("started", "run_started") or e.kind not in NODE_EVENTS | {"run_finished"}:
             return
         if e.kind == "run_finished":
@@ -73,6 +77,10 @@ class LiveProgress:
         self.live.__exit__(*exc)
 
     def emit(self, e: Event) -> None:
+        if e.kind == "agent":  # a running agent's latest text or tool use
+            self.nodes.setdefault(e.node, {"kind": e.node_kind, "agent": e.agent})[
+                "activity"] = " ".join((e.message or "").split())[:80]
+            return
         if e.kind not in NODE_EVENTS:  # the run's own, and executors' (processes, ...)
             return
         state = "running" if e.kind == "started" else e.kind
@@ -107,6 +115,8 @@ class LiveProgress:
             label.append(f"{took}{_tokens(info.get('usage'))}", style="dim")
             if state in ("failed", "skipped") and info.get("message"):
                 label.append(f"  {info['message'][:100]}", style="red")
+            elif state == "running" and info.get("activity"):
+                label.append(f"  {info['activity']}", style="italic dim")
             branches[node_id] = parent.add(label)
         return tree
 

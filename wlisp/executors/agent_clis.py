@@ -17,7 +17,7 @@ import json
 import os
 import re
 
-from ..contract import StepOutcome, StepSpec
+from ..contract import Event, StepOutcome, StepSpec
 from .command import CommandExecutor
 from .environment import CLI_KEYS
 
@@ -58,6 +58,12 @@ class AgentCLI(CommandExecutor):
     def cannot_run(self, spec):
         return None  # every CLI type that cannot continue a session says so itself
 
+    def activity(self, spec: StepSpec, events, kind: str, text: str, **data) -> None:
+        """Tell the run what the agent is doing (text it wrote, a tool it used)."""
+        if events is not None and text:
+            events.emit(Event("agent", spec.task_id, "spawn", spec.agent, attempt=spec.attempt,
+                              message=text[:500], data={"type": kind, **data}))
+
     def outcome(self, spec: StepSpec, *, text: str, session: str | None = None,
                 structured=None, usage: dict | None = None, error: str | None = None,
                 finish: str = "stop") -> StepOutcome:
@@ -72,15 +78,17 @@ class AgentCLI(CommandExecutor):
 
 
 class ClaudeCode(AgentCLI):
-    """`claude -p --output-format json`: the prompt on stdin, one JSON envelope out."""
+    """`claude -p --output-format stream-json --verbose`: the prompt on stdin; events
+    (the agent's text, tool uses and results) as JSON lines, then the result envelope."""
 
     kind, program = "claude-code", "claude"
+    streaming = True
     quiet_env = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
                  "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
     def command(self, spec, values):
         opts = self.options
-        argv = [self.argv[0], "-p", "--output-format", "json"]
+        argv = [self.argv[0], "-p", "--output-format", "stream-json", "--verbose"]
         if spec.model:
             argv += ["--model", spec.model]
         if spec.system:
@@ -101,9 +109,24 @@ class ClaudeCode(AgentCLI):
             argv += ["--resume", spec.parent_session_id]
         return argv + self.extra_args
 
+    def on_line(self, spec, line, events):
+        event = _json_line(line)
+        message = (event or {}).get("message") or {}
+        for block in message.get("content") or () if isinstance(message, dict) else ():
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                self.activity(spec, events, "text", _string(block.get("text")))
+            elif block.get("type") == "tool_use":
+                self.activity(spec, events, "tool_use", f"{block.get('name')} "
+                              f"{json.dumps(block.get('input'))[:200]}", tool=block.get("name"))
+            elif block.get("type") == "tool_result":
+                self.activity(spec, events, "tool_result", _string(block.get("content")))
+
     def result(self, spec, code, out, err, values):
-        data = _last_json(out)
-        if data is None or "result" not in data and "is_error" not in data:
+        data = next((e for e in reversed(list(_json_lines(out))) if e.get("type") == "result"),
+                    None) or _last_json(out)
+        if not isinstance(data, dict) or "result" not in data and "is_error" not in data:
             return self.exit_failure(spec, code, out, err) if code else \
                 self.outcome(spec, text=out.decode("utf-8", "replace"))
         text = _string(data.get("result"))
@@ -141,6 +164,20 @@ class Codex(AgentCLI):
     """`codex exec --json -`: the prompt on stdin, JSONL events out."""
 
     kind, program = "codex", "codex"
+    streaming = True
+
+    def on_line(self, spec, line, events):
+        event = _json_line(line) or {}
+        item = event.get("item") or {}
+        if event.get("type") != "item.completed" or not isinstance(item, dict):
+            return
+        if item.get("type") == "agent_message":
+            self.activity(spec, events, "text", _string(item.get("text")))
+        elif item.get("type") == "command_execution":
+            self.activity(spec, events, "tool_use", _string(item.get("command")),
+                          tool="shell", exit_code=item.get("exit_code"))
+        elif item.get("type") in ("file_change", "mcp_tool_call", "web_search"):
+            self.activity(spec, events, "tool_use", item["type"], tool=item["type"])
 
     def command(self, spec, values):
         opts = self.options
@@ -353,6 +390,17 @@ def _gemini_usage(models: dict) -> dict:
 
 
 # --- reading CLI output --------------------------------------------------------------------
+
+
+def _json_line(line: bytes) -> dict | None:
+    text = line.decode("utf-8", "replace").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _json_lines(raw: bytes):

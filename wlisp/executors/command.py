@@ -102,6 +102,12 @@ class CommandExecutor:
     def stdin(self, spec: StepSpec) -> bytes:
         return spec.prompt.encode("utf-8", "surrogatepass")
 
+    # a CLI that streams JSON lines (events) sets `streaming`; each line goes to `on_line`
+    streaming = False
+
+    def on_line(self, spec: StepSpec, line: bytes, events) -> None:
+        """One line of a streaming CLI's stdout, as it arrives."""
+
     def result(self, spec: StepSpec, code: int, out: bytes, err: bytes,
                values: dict) -> StepOutcome:
         """The outcome of a finished process."""
@@ -154,13 +160,14 @@ class CommandExecutor:
                     *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE, env=env, cwd=self.cwd,
                     start_new_session=True,  # its own process group, killed as one
-                    preexec_fn=processes.parent_death_hook())  # dies with us (Linux)
+                    preexec_fn=processes.parent_death_hook(),  # dies with us (Linux)
+                    limit=self.max_output + 1)  # the longest line a streaming CLI may print
             except (OSError, ValueError) as exc:  # ValueError: a NUL in an argument
                 return StepOutcome.failed(spec.task_id, spec.agent, f"cannot start "
                                           f"`{argv[0]}`: {getattr(exc, 'strerror', 0) or exc}")
             _report(events, "process_started", spec, processes.identify(proc.pid))
             try:
-                out, err = await asyncio.wait_for(proc.communicate(self.stdin(spec)),
+                out, err = await asyncio.wait_for(self._communicate(proc, spec, events),
                                                   self.timeout)
             except TimeoutError:
                 processes.kill_pgid(proc.pid)
@@ -176,6 +183,33 @@ class CommandExecutor:
                     await processes.reap(proc)
                 _report(events, "process_ended", spec, {"pid": proc.pid})
             return self.result(spec, proc.returncode, out, err, values)
+
+    async def _communicate(self, proc, spec: StepSpec, events) -> tuple[bytes, bytes]:
+        if not self.streaming:
+            return await proc.communicate(self.stdin(spec))
+
+        async def feed():
+            try:
+                proc.stdin.write(self.stdin(spec))
+                await proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # it stopped reading: its exit status says why
+            finally:
+                proc.stdin.close()
+
+        async def lines():
+            chunks = []
+            try:
+                while line := await proc.stdout.readline():
+                    chunks.append(line)
+                    self.on_line(spec, line, events)
+            except ValueError:  # a line past max_output: the rest unread as lines
+                chunks.append(await proc.stdout.read())
+            return b"".join(chunks)
+
+        _, out, err = await asyncio.gather(feed(), lines(), proc.stderr.read())
+        await proc.wait()
+        return out, err
 
     def _outcome(self, spec: StepSpec, raw: bytes) -> StepOutcome:
         truncated = len(raw) > self.max_output

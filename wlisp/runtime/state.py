@@ -82,16 +82,20 @@ class StepEvents:
     (so that a later holder of the run can kill what a dead one left running), and
     every event goes on to the run's own sink."""
 
-    def __init__(self, journal, run_id: str, sink: EventSink | None):
-        self.journal, self.run_id, self.sink = journal, run_id, sink
+    def __init__(self, journal, run_id: str, sink: EventSink | None, now):
+        self.journal, self.run_id, self.sink, self.now = journal, run_id, sink, now
 
     def emit(self, event: Event) -> None:
-        if event.kind == "process_started":
+        if self.journal is None:
+            pass
+        elif event.kind == "process_started":
             self.journal.record_process(self.run_id, event.node, event.attempt, event.data)
         elif event.kind == "process_ended":
             self.journal.forget_process(self.run_id, event.node, event.attempt,
                                         event.data.get("pid"))
         if self.sink is not None:
+            if not event.time:  # executors do not know when the run started
+                event.time = self.now()
             self.sink.emit(event)
 
 
@@ -110,8 +114,8 @@ class RunState:
         self.answers = options.answers
         self.clock = options.clock
         self.journal = journal
-        self.step_events = self.sink if journal is None else StepEvents(journal, run_id,
-                                                                        self.sink)
+        self.step_events = StepEvents(journal, run_id, self.sink, self.now) \
+            if journal is not None or self.sink is not None else None
         self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}
