@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from wlisp.contract import StepSpec
 from wlisp.lang.api import compile
 from wlisp.runtime import run, run_async
 
@@ -171,3 +172,30 @@ def test_a_client_given_by_the_caller_is_used_and_left_open(server):
 
     assert asyncio.run(main()).status == "completed"
     assert server.requests[0]["auth"] == "Bearer sk-given"
+
+
+def test_continue_replays_the_conversation_even_from_a_new_executor(server, tmp_path):
+    """Chat completions keep no session: the executor keeps each conversation in a file
+    and `:continue` replays it (as after a resume, with a new executor object)."""
+    server.replies = [completion("Plan: A then B"), completion("Shorter: A, B")]
+    spec = compile('(defagent w :system "Be brief.") (defworkflow main [] '
+                   '(let [a (spawn w "Write a plan")] [a (spawn w "Shorten it" :continue a)]))')
+    res = run(spec, executor(server, sessions_dir=str(tmp_path)), {})
+    assert res.status == "completed", res.error
+    first, second = res.value
+    assert second["output"] == "Shorter: A, B" and first["session_id"].startswith("conv-")
+    assert server.requests[1]["body"]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Write a plan"},
+        {"role": "assistant", "content": "Plan: A then B"},
+        {"role": "user", "content": "Shorten it"}]
+    server.replies = [completion("Again")]
+    later = executor(server, sessions_dir=str(tmp_path))
+    step = StepSpec(task_id="t", agent="w", prompt="One more", parent_session_id=second[
+        "session_id"])
+    out = asyncio.run(later.execute_step(step))
+    assert out.output == "Again" and len(server.requests[2]["body"]["messages"]) == 6
+    assert len(list(tmp_path.iterdir())) == 3  # only conversations that are continued
+    gone = StepSpec(task_id="t", agent="w", prompt="x", parent_session_id="conv-" + "0" * 32)
+    out = asyncio.run(later.execute_step(gone))
+    assert not out.success and "cannot continue session" in out.error

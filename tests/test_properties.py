@@ -1,6 +1,7 @@
 """Properties: no input, random or well-formed, crashes the compiler with anything
 but a diagnostic; and compilation is deterministic."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,11 @@ def test_lint_reports_typos_in_uncalled_helpers_only_once():
     found = [(d.code, d.message) for d in check(text, "lint.wl")]
     assert found == [("W0203", "unknown agent `critc` (did you mean `critic`?)"),
                      ("W0201", "unknown name `lenn` (did you mean `len`?)")]
+
+
+def test_a_builtin_passed_where_it_gets_too_few_arguments_is_a_diagnostic():
+    """Found by the property above: `(map map [x.passed])` compiled to a spec that
+    did not load (`map` called with one argument)."""
+    with pytest.raises(WlispError) as info:
+        compile(PRELUDE + "(defworkflow main [task x]\n  (map map [x.passed]))\n", "gen.wl")
+    assert [d.code for d in info.value.diagnostics] == ["W0301"]

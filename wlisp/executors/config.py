@@ -89,7 +89,9 @@ KEYS = {
         "structured": _rule("json_schema, json_object or prompt",
                             enum=["json_schema", "json_object", "prompt"]),
         "temperature": _rule("a number between 0 and 2", type="number", minimum=0, maximum=2),
-        "pass_env": None},
+        "pass_env": None,
+        "sessions_dir": _rule("a directory for conversations `:continue` replays (default "
+                              "~/.cache/wlisp/openai-sessions)", type="string", minLength=1)},
     "ray": {
         "inner": _rule("the name of the profile whose steps Ray runs", type="string"),
         "address": _rule('a string ("auto", "ray://HOST:PORT")', type="string"),

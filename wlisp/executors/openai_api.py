@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import os
 import re
@@ -43,7 +44,8 @@ class OpenAIExecutor:
                  prices: dict | None = None, timeout: float = 120.0, tool_timeout: float = 60.0,
                  max_iterations: int = 8, structured: str = "json_schema",
                  temperature: float | None = None, concurrency: int = 16, client=None,
-                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = ()):
+                 pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = (),
+                 sessions_dir: str | None = None):
         try:
             import openai
         except ImportError:
@@ -60,6 +62,7 @@ class OpenAIExecutor:
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.name, self.model, self.prices = name, model, prices or {}
         self.tool_timeout, self.max_iterations = tool_timeout, max_iterations
+        self.sessions = Conversations(sessions_dir)
         # tools see no API key (ours included) unless the profile passes it on
         self.pass_env = tuple(pass_env)
         self.foreign_env = (*foreign_env, *([api_key_env] if api_key_env else []))
@@ -86,16 +89,18 @@ class OpenAIExecutor:
         return entry[0]
 
     async def execute_step(self, spec: StepSpec, events=None) -> StepOutcome:
-        if spec.parent_session_id:
-            return StepOutcome.failed(spec.task_id, spec.agent, f"executor `{self.name}` "
-                                      "cannot continue a session (`:continue`): chat "
-                                      "completions keep no session; use an agent CLI type")
         model = spec.model or self.model
         if not model:
             return StepOutcome.failed(spec.task_id, spec.agent, f"executor `{self.name}` has "
                                       "no model: set `model` in wlisp.toml or `:model`")
         messages = []
-        if spec.system:
+        if spec.parent_session_id:  # `:continue`: the earlier conversation, replayed
+            messages = self.sessions.load(spec.parent_session_id)
+            if messages is None:
+                return StepOutcome.failed(spec.task_id, spec.agent, "cannot continue session "
+                                          f"`{spec.parent_session_id}`: no conversation "
+                                          f"under {self.sessions.directory}")
+        elif spec.system:
             messages.append({"role": "system", "content": spec.system})
         messages.append({"role": "user", "content": spec.prompt})
         tools = {t["name"]: t for t in spec.tools or []}
@@ -124,7 +129,10 @@ class OpenAIExecutor:
             msg = resp.choices[0].message
             calls = msg.tool_calls or []
             if not calls:
-                return StepOutcome(task_id=spec.task_id, session_id=getattr(resp, "id", "") or "",
+                messages.append({"role": "assistant", "content": msg.content or ""})
+                keep = (spec.metadata or {}).get("continued") or spec.parent_session_id
+                session = self.sessions.save(messages) if keep else getattr(resp, "id", "")
+                return StepOutcome(task_id=spec.task_id, session_id=session or "",
                                    agent=spec.agent, output=msg.content or "", success=True,
                                    usage=usage, finish_reason="stop")
             messages.append({"role": "assistant", "content": msg.content or None,
@@ -228,6 +236,38 @@ class OpenAIExecutor:
         out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
         out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
         return out
+
+
+class Conversations:
+    """Chat completions keep no session, so the executor keeps each step's messages (a
+    file per conversation, named by a hash of its content) and `:continue` replays them."""
+
+    def __init__(self, directory: str | None):
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        self.directory = directory or os.path.join(cache, "wlisp", "openai-sessions")
+
+    def save(self, messages: list) -> str:
+        text = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+        sid = "conv-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            path = os.path.join(self.directory, sid + ".json")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                      encoding="utf-8", errors="surrogatepass") as f:
+                f.write(text)
+        except OSError:
+            return ""  # not continuable, and said so when a step tries
+        return sid
+
+    def load(self, sid: str) -> list | None:
+        if not re.fullmatch(r"conv-[0-9a-f]{32}", sid):
+            return None
+        try:
+            with open(os.path.join(self.directory, sid + ".json"), encoding="utf-8") as f:
+                messages = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return messages if isinstance(messages, list) else None
 
 
 async def _closing(client, forget):

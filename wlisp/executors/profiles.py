@@ -62,6 +62,10 @@ def build_profile(config: Config, name: str, answers: str | None = None):
     if kind == "openai":
         from .openai_api import OpenAIExecutor
 
+        if "sessions_dir" in opts:
+            opts["sessions_dir"] = os.path.join(config.base_dir,
+                                                os.path.expanduser(opts["sessions_dir"]))
+
         return OpenAIExecutor(name=name, **opts, **({"concurrency": conc} if conc else {}))
     if kind in ("claude-code", "codex", "llm", "gemini-cli"):
         from .agent_clis import TYPES

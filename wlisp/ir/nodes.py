@@ -123,8 +123,10 @@ class Spawn(Node):
     description: str | None = _field(VALUE, json=STRING)
     # the quarantined steps whose values chose this one (so it runs quarantined)
     chosen_by: list[str] | None = _field(VALUE, json={"type": "array", "items": STRING})
-    # `:continue x`: the session id of the step this one continues (an expression)
+    # `:continue x`: the session id of the step this one continues (an expression);
+    # `continued`: a later step continues this one (an executor keeps its conversation)
     session: Any = _field(EXPR)
+    continued: bool | None = _field(VALUE, json={"type": "boolean"})
 
 
 @dataclass(slots=True, kw_only=True)

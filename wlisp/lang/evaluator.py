@@ -520,6 +520,10 @@ class Evaluator:
         self.fresh += 1
         scope = f"fn{self.fresh}"
         if isinstance(f, Builtin):
+            _, lo, hi = B.BUILTINS.get(f.name, (None, 0, None))
+            if nparams < lo or (hi is not None and nparams > hi):  # it would fail every call
+                raise self.error("W0301", f"`{f.name}` takes {lo if lo == hi else f'{lo}+'} "
+                                 f"argument(s); here it is called with {nparams}", form.span)
             params = [f"x{i}" for i in range(nparams)]
             body = {"call": f.name, "args": [{"var": p, "in": scope} for p in params]}
             return {"fn": {"params": params, "in": scope, "body": body}}, Ref(None)

@@ -82,8 +82,9 @@ class StepEvents:
     (so that a later holder of the run can kill what a dead one left running), and
     every event goes on to the run's own sink."""
 
-    def __init__(self, journal, run_id: str, sink: EventSink | None, now):
-        self.journal, self.run_id, self.sink, self.now = journal, run_id, sink, now
+    def __init__(self, journal, run_id: str, sink: EventSink | None, clock, started: float):
+        self.journal, self.run_id, self.sink = journal, run_id, sink
+        self.clock, self.started = clock, started
 
     def emit(self, event: Event) -> None:
         if self.journal is None:
@@ -95,7 +96,7 @@ class StepEvents:
                                         event.data.get("pid"))
         if self.sink is not None:
             if not event.time:  # executors do not know when the run started
-                event.time = self.now()
+                event.time = self.clock.now() - self.started
             self.sink.emit(event)
 
 
@@ -114,8 +115,6 @@ class RunState:
         self.answers = options.answers
         self.clock = options.clock
         self.journal = journal
-        self.step_events = StepEvents(journal, run_id, self.sink, self.now) \
-            if journal is not None or self.sink is not None else None
         self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}
@@ -126,6 +125,10 @@ class RunState:
                           if a.get("exclusive")}
         self.reused = 0
         self.started_at = self.clock.now()
+        # (given the clock and start, not `self.now`: no reference cycle through the run)
+        self.step_events = StepEvents(journal, run_id, self.sink, self.clock,
+                                      self.started_at) \
+            if journal is not None or self.sink is not None else None
         wall = (spec.budget or {}).get("wall")
         self.scope = CancelScope(  # the run's scope: its deadline is the wall-clock budget
             None if wall is None else self.started_at + wall,

@@ -105,7 +105,10 @@ class StepRunner:
     @staticmethod
     def metadata(node) -> dict:
         """What a step of `node` tells the executor about where it comes from."""
-        return {"node": node.id, "source": node.span.to_json() if node.span else None}
+        out = {"node": node.id, "source": node.span.to_json() if node.span else None}
+        if node.continued:  # a later step continues it: its conversation must be kept
+            out["continued"] = True
+        return out
 
     async def run(self, t: StepTemplate, metadata: dict, prompt: str, inst: str,
                   rec: NodeRecord, session: str | None = None) -> StepOutcome:

@@ -114,6 +114,7 @@ def _continued(ev: Evaluator, opts, env, agent) -> Ref:
         raise ev.error("W0303", f"`:continue` needs a step of the same agent: "
                        f"`{value.node}` is a step of `{draft.attrs.get('agent')}`, this one "
                        f"of `{agent.name}`", span, ("that step is here", draft.span))
+    draft.attrs["continued"] = True
     return value
 
 
