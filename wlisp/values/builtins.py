@@ -71,6 +71,12 @@ def is_seq(x) -> bool:
     return isinstance(x, Sequence) and not isinstance(x, str)
 
 
+def like(coll, items):
+    """A list when `coll` is a list (code stays code: a macro's `(concat '(do) body)`),
+    else a vector."""
+    return List(items) if isinstance(coll, List) else Vector(items)
+
+
 def is_outcome(x) -> bool:
     return hasattr(x, "as_text")
 
@@ -299,7 +305,7 @@ def get(coll, key, default=None):
     if is_seq(coll) or isinstance(coll, str):
         if isinstance(key, bool) or not isinstance(key, int):
             return default
-        return coll[key] if -len(coll) <= key < len(coll) else default
+        return coll[key] if 0 <= key < len(coll) else default  # -1: nil, no wrapping
     raise BuiltinError(f"cannot look up a key in {type_name(coll)}")
 
 
@@ -315,7 +321,7 @@ def nth(coll, i, default=None):
     if isinstance(i, bool) or not isinstance(i, int):
         raise BuiltinError(f"index must be an integer, got {type_name(i)}")
     seq = as_seq(coll)
-    if -len(seq) <= i < len(seq):
+    if 0 <= i < len(seq):  # no wrapping: -1 is out of range, as in Clojure
         return seq[i]
     if default is None:
         raise BuiltinError(f"index {i} out of range for {len(seq)} items")
@@ -333,7 +339,7 @@ def last(coll):
 
 
 def rest(coll):
-    return Vector(as_seq(coll)[1:])
+    return like(coll, as_seq(coll)[1:])
 
 
 def conj(coll, *xs):
@@ -345,14 +351,16 @@ def conj(coll, *xs):
             k, v = as_seq(pair)
             out[k] = v
         return out
-    return type(coll)((*as_seq(coll), *xs)) if isinstance(coll, (List, Vector)) else \
-        Vector((*as_seq(coll), *xs))
+    if isinstance(coll, List):  # a list grows at its head, as in any Lisp
+        return List((*reversed(xs), *coll))
+    return Vector((*as_seq(coll), *xs))
 
 
 def concat(*colls):
     seqs = [as_seq(c) for c in colls]
     _check_size(sum(map(len, seqs)), MAX_ITEMS, "items")
-    return Vector(i for seq in seqs for i in seq)
+    first_coll = next((c for c in colls if c is not None), None)
+    return like(first_coll, [i for seq in seqs for i in seq])
 
 
 def assoc(m, *kvs):
@@ -414,8 +422,8 @@ def sort(coll, key=None, *, call=None):
     items = list(as_seq(coll))
     try:
         if key is not None:
-            return Vector(sorted(items, key=lambda x: call(key, [x])))
-        return Vector(sorted(items))
+            return like(coll, sorted(items, key=lambda x: call(key, [x])))
+        return like(coll, sorted(items))
     except TypeError:
         raise BuiltinError("cannot sort values of different types") from None
 
@@ -431,15 +439,15 @@ def distinct(coll):
         except TypeError:
             pass
         out.append(x)
-    return Vector(out)
+    return like(coll, out)
 
 
 def map_(f, coll, *, call):
-    return Vector(call(f, [x]) for x in as_seq(coll))
+    return like(coll, [call(f, [x]) for x in as_seq(coll)])
 
 
 def filter_(f, coll, *, call):
-    return Vector(x for x in as_seq(coll) if truthy(call(f, [x])))
+    return like(coll, [x for x in as_seq(coll) if truthy(call(f, [x]))])
 
 
 def reduce_(f, init, coll=None, *, call):
@@ -514,7 +522,9 @@ BUILTINS = {
     "string?": (_pred(lambda x: isinstance(x, str) and not isinstance(x, Keyword)), 1, 1),
     "number?": (_pred(lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)), 1, 1),
     "map?": (_pred(lambda x: isinstance(x, Mapping)), 1, 1),
-    "vector?": (_pred(is_seq), 1, 1),
+    "vector?": (_pred(lambda x: is_seq(x) and not isinstance(x, List)), 1, 1),
+    "list?": (_pred(lambda x: isinstance(x, List)), 1, 1),
+    "sequential?": (_pred(is_seq), 1, 1),
     "json": (encode_json, 1, 1), "parse-json": (parse_json, 1, 1),
     "not": (lambda x: not truthy(x), 1, 1),
     "boolean": (truthy, 1, 1),
@@ -525,7 +535,8 @@ HIGHER_ORDER = {"map", "filter", "reduce", "sort"}
 # Builtins that only look at the shape of a collection, so they compute at compile
 # time on a static vector or map even when its items are runtime values.
 STRUCTURAL = {"len", "first", "rest", "nth", "last", "conj", "concat", "assoc", "dissoc",
-              "keys", "vals", "get", "get-in", "empty?", "vector?", "map?"}
+              "keys", "vals", "get", "get-in", "empty?", "vector?", "map?", "list?",
+              "sequential?"}
 
 
 def apply(name: str, args, call=None):

@@ -292,7 +292,7 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
     except B.BuiltinError as exc:
         raise ev.error("W0303", f"`map`: {exc}", form.span_at(2)) from None
     if ev.mode is not Mode.GRAPH:
-        return Vector(ev.call_value(f, [x], form.span) for x in items)
+        return B.like(coll, [ev.call_value(f, [x], form.span) for x in items])
     graph = ev.graph
     mid = graph.reserve("map", None, form.span)
     subs = [ev.subgraph(f"{mid}[{i}]", lambda x=x: ev.call_fn(f, [x], form), span=form.span)
