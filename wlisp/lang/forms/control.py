@@ -302,7 +302,7 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
         return POISON
     if not any(s.builder.nodes for s in subs):  # a plain computation: no map node
         graph.release(mid)
-        return Vector(values)
+        return B.like(coll, values)
     graph.add(mid, "map", {"bodies": [s.graph for s in subs], "limit": limit},
               set().union(*(s.free for s in subs)), form.span)
     return ev.ref_to(mid)
