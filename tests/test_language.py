@@ -90,3 +90,56 @@ def test_get_out_of_range_is_nil_and_nth_has_its_default(src, printed):
 def test_nth_out_of_range_without_a_default_is_an_error():
     assert code("(nth [1 2 3] -1)") == "W0403"
     assert code("(nth [1 2 3] 3)") == "W0403"
+
+
+# --- nested quasiquote, gensym ------------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("(def x 5) `(a `(b ~x))", "(a (quasiquote (b (unquote x))))"),
+    ("(def x 5) `(a `(b ~~x))", "(a (quasiquote (b (unquote 5))))"),
+    ("(def xs [1 2]) `(a `(b ~@xs ~~@xs))", "(a (quasiquote (b (unquote-splicing xs) "
+                                             "(unquote 1 2))))"),
+    ("`(let [t# 1 u# t#] [t# u#])", "(let [t__1__auto 1 u__2__auto t__1__auto] "
+                                    "[t__1__auto u__2__auto])"),
+    ("(gensym)", "G__1__auto"), ('(gensym "tmp")', "tmp__1__auto"),
+])
+def test_quasiquote_nests_and_names_fresh_symbols(src, printed):
+    assert lisp(src) == printed
+
+
+def test_a_macro_with_auto_gensyms_does_not_capture_the_callers_names():
+    assert lisp("(defmacro add-twice [a] `(let [t# ~a] (+ t# t#))) "
+                "(let [t 10] (add-twice (+ t 1)))") == "22"
+
+
+# --- definitions and depth ----------------------------------------------------------------
+
+def test_a_failed_def_keeps_the_previous_value():
+    s = Session()
+    s.eval("(def w 123)")
+    with pytest.raises(WlispError):
+        s.eval("(def w (abc))")
+    assert pr_str(s.eval("w")) == "123"
+    assert pr_str(s.eval("(+ w 1)")) == "124"
+
+
+def test_recursion_in_the_repl_reaches_the_documented_bound_then_w0402():
+    import subprocess
+
+    from .conftest import wlisp_bin
+
+    src = "(defn f [n] (if (= n 0) 0 (+ 1 (f (- n 1)))))\n(f 85)\n(f 299)\n(f 400)\n"
+    res = subprocess.run([wlisp_bin(), "repl"], input=src, capture_output=True, text=True,
+                         timeout=60)
+    assert "\n85\n" in res.stdout + "\n" and "299" in res.stdout
+    assert "W0402" in res.stdout + res.stderr and "RecursionError" not in res.stderr
+    assert "maximum recursion depth" not in res.stdout + res.stderr
+
+
+def test_seq_is_clojures_and_in_order_sequences_steps():
+    assert lisp("(seq [])") == "nil" and lisp("(seq [1 2])") == "(1 2)"
+    from wlisp.lang.api import compile
+
+    spec = compile('(defagent w) (defworkflow main [] (in-order (spawn w "a") (spawn w "b")))')
+    first, second = spec.graph.nodes
+    assert second.after == [first.id] or first.id in str(second.to_json())

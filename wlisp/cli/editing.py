@@ -35,7 +35,7 @@ COMMANDS = {
 CODE_COMMANDS = {"spec", "graph"}
 
 # Forms whose body is indented by two spaces rather than aligned with the first argument.
-BODY_FORMS = {"fn", "let", "loop", "do", "seq", "when", "try", "classify", "case", "cond",
+BODY_FORMS = {"fn", "let", "loop", "do", "in-order", "when", "try", "classify", "case", "cond",
               "parallel", "pipeline", "tournament", "import"}
 
 # Values of options that take one of a few keywords.

@@ -338,6 +338,12 @@ def last(coll):
     return seq[-1] if seq else None
 
 
+def seq(coll):
+    """Clojure's `seq`: nil for an empty collection, else its items as a list."""
+    items = as_seq(coll)
+    return List(items) if items else None
+
+
 def rest(coll):
     return like(coll, as_seq(coll)[1:])
 
@@ -512,7 +518,8 @@ BUILTINS = {
     "ends-with?": (lambda s, p: _str_arg(s).endswith(_str_arg(p)), 2, 2),
     "replace": (replace, 3, 3),
     "len": (length, 1, 1), "get": (get, 2, 3), "get-in": (get_in, 2, 3),
-    "first": (first, 1, 1), "rest": (rest, 1, 1), "nth": (nth, 2, 3), "last": (last, 1, 1),
+    "first": (first, 1, 1), "rest": (rest, 1, 1), "seq": (seq, 1, 1), "nth": (nth, 2, 3),
+    "last": (last, 1, 1),
     "conj": (conj, 1, None), "concat": (concat, 0, None), "assoc": (assoc, 1, None),
     "dissoc": (dissoc, 1, None), "keys": (keys, 1, 1), "vals": (vals, 1, 1),
     "range": (range_, 1, 3), "map": (map_, 2, 2), "filter": (filter_, 2, 2),
@@ -534,7 +541,8 @@ HIGHER_ORDER = {"map", "filter", "reduce", "sort"}
 
 # Builtins that only look at the shape of a collection, so they compute at compile
 # time on a static vector or map even when its items are runtime values.
-STRUCTURAL = {"len", "first", "rest", "nth", "last", "conj", "concat", "assoc", "dissoc",
+STRUCTURAL = {"len", "first", "rest", "seq", "nth", "last", "conj", "concat", "assoc",
+              "dissoc",
               "keys", "vals", "get", "get-in", "empty?", "vector?", "map?", "list?",
               "sequential?"}
 

@@ -28,7 +28,9 @@ def _def(ev: Evaluator, form: List, env: Env):
     name = name_at(form, 1, "def")
     check_definable(ev, name)
     value = ev.guarded(ev.eval, form[2], env)  # on error the name still exists, as POISON
-    env.module_env().vars[name.name] = value
+    module = env.module_env()
+    if value is not POISON or name.name not in module.vars:  # a failed def keeps the old
+        module.vars[name.name] = value
     return value
 
 
@@ -99,27 +101,65 @@ def _quote(ev: Evaluator, form: List, env: Env):
 def _quasiquote(ev: Evaluator, form: List, env: Env):
     if len(form) != 2:
         raise ev.error("W0301", "`quasiquote` takes one form", form.span)
-    return _qq(ev, form[1], env)
+    return _qq(ev, form[1], env, 1, {})
 
 
-def _qq(ev: Evaluator, x, env: Env):
-    if isinstance(x, List) and x and x[0] == Symbol("unquote"):
-        return ev.eval(x[1], env)
+UNQUOTE, SPLICE, QUASI = Symbol("unquote"), Symbol("unquote-splicing"), Symbol("quasiquote")
+
+
+def _qq(ev: Evaluator, x, env: Env, depth: int, gensyms: dict):
+    """Syntax-quote `x` at nesting `depth`: `~` evaluates only at depth 1 (a nested
+    quasiquote keeps its own unquotes, `~~x` reaches the outer one), and `name#`
+    becomes one fresh symbol per expansion (hygienic macros)."""
+    if isinstance(x, List) and x and x[0] in (UNQUOTE, QUASI) and len(x) == 2:
+        if x[0] == UNQUOTE and depth == 1:
+            return ev.eval(x[1], env)
+        inner = depth - 1 if x[0] == UNQUOTE else depth + 1  # `~~@xs`: spliced in here
+        return List((x[0], *_qq_items(ev, x[1:], env, inner, gensyms)), x.span)
     if isinstance(x, (List, Vector)):
-        items = []
-        for item in x:
-            if isinstance(item, List) and item and item[0] == Symbol("unquote-splicing"):
-                spliced = ev.eval(item[1], env)
-                if not isinstance(spliced, (List, Vector)) and spliced is not None:
-                    raise ev.error("W0303", "`~@` needs a list or vector to splice, got a "
-                                   f"{B.type_name(spliced)}", item.span)
-                items.extend(spliced or ())
-            else:
-                items.append(_qq(ev, item, env))
-        return type(x)(items, x.span)
+        return type(x)(_qq_items(ev, x, env, depth, gensyms), x.span)
     if isinstance(x, Map):
-        return Map(((_qq(ev, k, env), _qq(ev, v, env)) for k, v in x.items()), span=x.span)
+        return Map(((_qq(ev, k, env, depth, gensyms), _qq(ev, v, env, depth, gensyms))
+                    for k, v in x.items()), span=x.span)
+    if isinstance(x, Symbol) and x.name.endswith("#") and len(x.name) > 1:
+        if x.name not in gensyms:
+            gensyms[x.name] = gensym(ev, x.name[:-1])
+        return gensyms[x.name]
     return x
+
+
+def _qq_items(ev: Evaluator, x, env: Env, depth: int, gensyms: dict) -> list:
+    items = []
+    for item in x:
+        if isinstance(item, List) and item and item[0] == SPLICE and depth == 1:
+            spliced = ev.eval(item[1], env) if len(item) == 2 else None
+            if not isinstance(spliced, (List, Vector)) and spliced is not None:
+                raise ev.error("W0303", "`~@` needs a list or vector to splice, got a "
+                               f"{B.type_name(spliced)}", item.span)
+            items.extend(spliced or ())
+        elif isinstance(item, List) and item and item[0] == SPLICE:
+            items.append(List((SPLICE, *(_qq(ev, i, env, depth - 1, gensyms)
+                                         for i in item[1:])), item.span))
+        else:
+            items.append(_qq(ev, item, env, depth, gensyms))
+    return items
+
+
+def gensym(ev: Evaluator, prefix: str = "G") -> Symbol:
+    """A symbol no program has written (names with `__` and a counter are reserved)."""
+    ev.fresh += 1
+    return Symbol(f"{prefix}__{ev.fresh}__auto")
+
+
+def _gensym(ev: Evaluator, form: List, env: Env):
+    if len(form) > 2:
+        raise ev.error("W0301", "`gensym` takes an optional prefix", form.span)
+    prefix = ev.eval(form[1], env) if len(form) == 2 else "G"
+    if isinstance(prefix, Symbol):
+        prefix = prefix.name
+    if not isinstance(prefix, str) or not prefix:
+        raise ev.error("W0303", "`gensym` takes a string prefix", form.span_at(1))
+    return gensym(ev, str.__str__(prefix))
 
 
 def _unquote(ev: Evaluator, form: List, env: Env):
@@ -294,6 +334,6 @@ _HOLE_NAME = re.compile(r"[^\s\d:.(){}\[\]\"';`~][^\s(){}\[\]\"';`~]*\Z")
 
 
 FORMS = {"def": _def, "defn": _defn, "defmacro": _defn, "fn": _fn, "let": _let, "do": _do,
-         "quote": _quote, "quasiquote": _quasiquote, "unquote": _unquote,
+         "quote": _quote, "quasiquote": _quasiquote, "unquote": _unquote, "gensym": _gensym,
          "unquote-splicing": _unquote, "error": _error_form, "if": _if, "when": _when,
          "cond": _cond, "case": _case, "and": _and_or, "or": _and_or, "fmt": _fmt}

@@ -1,5 +1,5 @@
 """The step forms of SPEC §4: `spawn`, `fail`, `human`, and the grouping forms
-`parallel` and `seq`; plus how a value becomes a prompt."""
+`parallel` and `in-order`; plus how a value becomes a prompt."""
 
 from __future__ import annotations
 
@@ -168,7 +168,9 @@ def _parallel(ev: Evaluator, form: List, env: Env):
     return POISON if POISON in items else Vector(items)
 
 
-def _seq(ev: Evaluator, form: List, env: Env):
+def _in_order(ev: Evaluator, form: List, env: Env):
+    """Each form's steps wait for the previous form's (what `do` does in a workflow body;
+    it was called `seq`, which Clojure users read as the collection function)."""
     return ev.eval_body(form[1:], env)
 
 
@@ -204,5 +206,5 @@ def _human(ev: Evaluator, form: List, env: Env):
     return ev.ref_to(nid, "value", schema)
 
 
-FORMS = {"spawn": _spawn, "parallel": _parallel, "seq": _seq, "fail": _fail, "human": _human}
+FORMS = {"spawn": _spawn, "parallel": _parallel, "in-order": _in_order, "fail": _fail, "human": _human}
 OPTIONS = {"spawn": SPAWN_OPTS, "human": HUMAN_OPTS}
