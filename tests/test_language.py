@@ -143,3 +143,69 @@ def test_seq_is_clojures_and_in_order_sequences_steps():
     spec = compile('(defagent w) (defworkflow main [] (in-order (spawn w "a") (spawn w "b")))')
     first, second = spec.graph.nodes
     assert second.after == [first.id] or first.id in str(second.to_json())
+
+
+# --- more of the core ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("(inc 1)", "2"), ("(dec 1)", "0"),
+    ("(some (fn [x] (> x 2)) [1 2 3 4])", "true"), ("(some (fn [x] nil) [1])", "nil"),
+    ("(every? (fn [x] (> x 0)) [1 2])", "true"),
+    ("(remove (fn [x] (> x 1)) '(1 2 3))", "(1)"),
+    ("(take 2 '(1 2 3))", "(1 2)"), ("(drop 1 [1 2 3])", "[2 3]"),
+    ("(take-while (fn [x] (< x 3)) [1 2 3 1])", "[1 2]"),
+    ("(drop-while (fn [x] (< x 3)) [1 2 3 1])", "[3 1]"),
+    ("(mapcat (fn [x] [x x]) [1 2])", "[1 1 2 2]"),
+    ("(into [] '(1 2))", "[1 2]"), ("(into '(1) [2 3])", "(3 2 1)"),
+    ("(into {} [[:a 1]])", "{:a 1}"),
+    ("(merge {:a 1} {:b 2} nil)", "{:a 1 :b 2}"),
+    ("(update {:a 1} :a inc)", "{:a 2}"),
+    ("(assoc-in {} [:a :b] 1)", "{:a {:b 1}}"),
+    ("(update-in {:a {:b 1}} [:a :b] inc)", "{:a {:b 2}}"),
+    ("(select-keys {:a 1 :b 2} [:a :c])", "{:a 1}"),
+    ("(group-by (fn [x] (mod x 2)) [1 2 3])", "{1 [1 3] 0 [2]}"),
+    ("(sort-by (fn [x] (- x)) [1 3 2])", "[3 2 1]"),
+    ("(reverse '(1 2 3))", "(3 2 1)"),
+    ("(identity 3)", "3"), ("(frequencies [:a :b :a])", "{:a 2 :b 1}"),
+    ("(zipmap [:a :b] [1 2])", "{:a 1 :b 2}"),
+    ("(interleave [1 2] [:a :b])", "[1 :a 2 :b]"),
+    ("(partition 2 [1 2 3 4 5])", "[[1 2] [3 4]]"),
+    ("(partition 2 1 [1 2 3])", "[[1 2] [2 3]]"),
+    ("(list 1 2)", "(1 2)"), ("(cons 0 [1 2])", "(0 1 2)"), ("(vec '(1 2))", "[1 2]"),
+    ("(vector 1 2)", "[1 2]"), ("(hash-map :a 1)", "{:a 1}"),
+    ('(keyword "a")', ":a"), ("(keyword 'b)", ":b"), ('(symbol "x")', "x"),
+    ("(name :k)", '"k"'), ("(name 'sym)", '"sym"'),
+    ('(pr-str [1 "a" :k])', '"[1 \\"a\\" :k]"'),
+    ("(apply + 1 [2 3])", "6"), ('(apply str ["a" "b"])', '"ab"'),
+    ("(symbol? 'x)", "true"), ("(keyword? :a)", "true"), ("(int? 1.5)", "false"),
+    ("(int? 2)", "true"), ("(some? nil)", "false"), ("(boolean? false)", "true"),
+    ("(true? 1)", "false"), ("(false? false)", "true"),
+])
+def test_more_of_the_core(src, printed):
+    assert lisp(src) == printed
+
+
+def test_the_new_functions_also_work_on_run_time_values():
+    import wlisp
+    from wlisp.executors.mock import MockExecutor
+    from wlisp.lang.api import compile
+
+    spec = compile('(defworkflow main [x] (let [xs (split x ",")] '
+                   '[(inc (len x)) (take 2 xs) (some (fn [s] (= s "b")) xs) '
+                   '(sort-by (fn [s] (len s)) xs) (reverse xs) (frequencies xs) '
+                   '(update {:n 1} :n (fn [v] (+ v (len xs)))) (merge {:a 1} {:b x}) '
+                   '(group-by (fn [s] (len s)) xs) (mapcat (fn [s] [s s]) (take 1 xs))]))')
+    assert "inc" in spec.to_json() and "sort-by" in spec.to_json()  # residual calls
+    res = wlisp.run(spec, executor=MockExecutor(), inputs={"x": "a,bb,b"})
+    assert res.status == "completed", res.error
+    assert res.value == [7, ["a", "bb"], True, ["a", "b", "bb"], ["b", "bb", "a"],
+                         {"a": 1, "bb": 1, "b": 1}, {"n": 4}, {"a": 1, "b": "a,bb,b"},
+                         {"1": ["a", "b"], "2": ["bb"]}, ["a", "a"]]
+
+
+def test_apply_needs_its_arguments_at_compile_time():
+    from wlisp.lang.api import compile
+
+    with pytest.raises(WlispError) as info:
+        compile('(defworkflow main [x] (apply str (split x ",")))')
+    assert info.value.diagnostics[0].code == "W0309"

@@ -33,7 +33,7 @@ from ..lang.reader import atom
 from ..lang.syntax import ATOM_PATTERN, QUOTE_PREFIXES
 from ..lang.types import TYPE_NAMES
 from ..values import datum as data
-from ..values.builtins import BUILTINS
+from ..values.library import BUILTINS
 
 DEFINERS = {"def": Name.Variable, "defn": Name.Function, "defmacro": Name.Function,
             "defworkflow": Name.Function, "defagent": Name.Class, "deftool": Name.Class,

@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 
 from ..errors import Diagnostic, WlispError
-from ..values.builtins import BUILTINS
+from ..values.library import BUILTINS
 from . import taint
 from .expr import expr_problems, expr_schema
 from .nodes import (

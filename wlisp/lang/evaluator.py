@@ -22,6 +22,7 @@ from contextlib import contextmanager, nullcontext
 from ..errors import Diagnostic, Sources, Span, WlispError, did_you_mean
 from ..ir.nodes import MAX_GRAPH_DEPTH
 from ..values import builtins as B
+from ..values import library as L
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
 from .macros import respan
@@ -70,7 +71,7 @@ class Evaluator:
         self.sources = sources or Sources()
         self.diagnostics: list[Diagnostic] = []
         self.root = Env()
-        for name in B.BUILTINS:
+        for name in L.BUILTINS:
             self.root.vars[name] = Builtin(name)
         self.modules: dict[str, Env] = {}        # imported modules by key
         self.loading: list[str] = []             # imports being loaded (cycle check)
@@ -449,7 +450,7 @@ class Evaluator:
 
     def apply_plain_builtin(self, name: str, args, form: List):
         """Compute now when the arguments allow it, else build a residual expression."""
-        lo, hi = B.BUILTINS[name][1:]
+        lo, hi = L.BUILTINS[name][1:]
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo} to {hi}"
             raise self.error("W0301", f"`{name}` takes {want} argument"
@@ -460,11 +461,11 @@ class Evaluator:
             runtime = isinstance(args[0], Ref) or (
                 isinstance(args[0], Map) and any(has_ref(p) and not isinstance(p, Vector)
                                                  for p in args[1:]))
-        elif name in B.STRUCTURAL:
+        elif name in L.STRUCTURAL:
             runtime = any(isinstance(a, Ref) for a in args)
         else:
             runtime = any(has_ref(a) for a in args)
-        if name in B.HIGHER_ORDER:
+        if name in L.HIGHER_ORDER:
             return self.apply_higher(name, args, form, runtime)
         if runtime:
             return self.residual(name, args, form)
@@ -473,12 +474,12 @@ class Evaluator:
     def static_builtin(self, name, args, form):
         def call(f, a):
             value = self.call_value(f, a, form.span)
-            if name in ("filter", "sort") and has_ref(value):
+            if name in L.DECIDES and has_ref(value):
                 raise _NeedsRuntime  # the decision needs run-time values
             return value
 
         try:
-            return B.apply(name, args, call=call)
+            return L.apply(name, args, call=call)
         except B.BuiltinError as exc:
             raise self.error("W0403", str(exc), form.span) from None
 
@@ -497,8 +498,8 @@ class Evaluator:
         return merge_refs({"call": name, "args": exprs}, [r for a in args for r in refs_in(a)])
 
     def apply_higher(self, name, args, form, runtime):
-        f, coll = (args[1] if len(args) > 1 else None, args[0]) if name == "sort" else \
-            (args[0], args[1])
+        pos, nparams = L.FN_ARGS[name]
+        f = args[pos] if len(args) > pos else None
         if not runtime:
             try:
                 return self.static_builtin(name, args, form)
@@ -506,13 +507,13 @@ class Evaluator:
                 pass
         if f is None:
             return self.residual(name, args, form)
-        fexpr, fref = self.fn_expr(f, 2 if name == "reduce" else 1, form)
-        if name == "sort":
-            call_args = [self.to_expr(coll, form.span), fexpr]
-        else:
-            call_args = [fexpr, *(self.to_expr(a, form.span_at(i + 2))
-                                  for i, a in enumerate(args[1:]))]
-        parts = [r for a in args[1:] for r in refs_in(a)] + [fref]
+        if nparams is None:  # `apply`: how many arguments is known only at run time
+            raise self.error("W0309", f"`{name}` needs its arguments at compile time",
+                             form.span)
+        fexpr, fref = self.fn_expr(f, nparams, form)
+        call_args = [fexpr if i == pos else self.to_expr(a, form.span_at(i + 1))
+                     for i, a in enumerate(args)]
+        parts = [r for i, a in enumerate(args) if i != pos for r in refs_in(a)] + [fref]
         return merge_refs({"call": name, "args": call_args}, parts)
 
     def fn_expr(self, f, nparams: int, form) -> tuple[dict, Ref]:
@@ -520,7 +521,7 @@ class Evaluator:
         self.fresh += 1
         scope = f"fn{self.fresh}"
         if isinstance(f, Builtin):
-            _, lo, hi = B.BUILTINS.get(f.name, (None, 0, None))
+            _, lo, hi = L.BUILTINS.get(f.name, (None, 0, None))
             if nparams < lo or (hi is not None and nparams > hi):  # it would fail every call
                 raise self.error("W0301", f"`{f.name}` takes {lo if lo == hi else f'{lo}+'} "
                                  f"argument(s); here it is called with {nparams}", form.span)

@@ -8,6 +8,7 @@ value computed at run time is the value compile time would have computed.
 from __future__ import annotations
 
 from ..values import builtins as B
+from ..values import library as L
 
 
 class ExprError(Exception):
@@ -177,12 +178,12 @@ def _compile_str(raw_args, args):
 def _compile_call(name: str, args, raw_args=()):
     if name == "str" and raw_args:
         return _compile_str(raw_args, args)
-    if name not in B.BUILTINS:
+    if name not in L.BUILTINS:
         raise ExprError(f"unknown builtin `{name}`")
-    fn, lo, hi = B.BUILTINS[name]
+    fn, lo, hi = L.BUILTINS[name]
     if len(args) < lo or (hi is not None and len(args) > hi):
         raise ExprError(f"`{name}` takes {lo}..{hi} arguments, got {len(args)}")
-    higher = name in B.HIGHER_ORDER
+    higher = name in L.HIGHER_ORDER
 
     def call(scope):
         values = [a(scope) for a in args]

@@ -537,7 +537,9 @@ BUILTINS = {
     "boolean": (truthy, 1, 1),
 }
 
-HIGHER_ORDER = {"map", "filter", "reduce", "sort"}
+# builtin -> (position of its function argument, how many arguments it gets)
+FN_ARGS = {"map": (0, 1), "filter": (0, 1), "reduce": (0, 2), "sort": (1, 1)}
+DECIDES = {"filter", "sort"}  # the function's value decides which items stay, or where
 
 # Builtins that only look at the shape of a collection, so they compute at compile
 # time on a static vector or map even when its items are runtime values.
@@ -545,19 +547,3 @@ STRUCTURAL = {"len", "first", "rest", "seq", "nth", "last", "conj", "concat", "a
               "dissoc",
               "keys", "vals", "get", "get-in", "empty?", "vector?", "map?", "list?",
               "sequential?"}
-
-
-def apply(name: str, args, call=None):
-    """Apply builtin `name`; raises BuiltinError on arity or type mistakes."""
-    fn, lo, hi = BUILTINS[name]
-    if len(args) < lo or (hi is not None and len(args) > hi):
-        want = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}"
-        raise BuiltinError(f"`{name}` takes {want} arguments, got {len(args)}")
-    try:
-        if name in HIGHER_ORDER:
-            return fn(*args, call=call)
-        return fn(*args)
-    except BuiltinError:
-        raise
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as exc:
-        raise BuiltinError(f"`{name}`: {exc}") from None
