@@ -209,3 +209,29 @@ def test_apply_needs_its_arguments_at_compile_time():
     with pytest.raises(WlispError) as info:
         compile('(defworkflow main [x] (apply str (split x ",")))')
     assert info.value.diagnostics[0].code == "W0309"
+
+
+# --- map destructuring --------------------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("(let [{:keys [a b] :or {b 9} :as m} {:a 1}] [a b m])", "[1 9 {:a 1}]"),
+    ("(let [{x :k} {:k 5}] x)", "5"),
+    ("(defn f [{:keys [n]}] (* n 2)) (f {:n 4})", "8"),
+    ('((fn [{:strs [s]}] s) {"s" 3})', "3"),
+    ("(let [[{:keys [a]} b] [{:a 1} 2]] [a b])", "[1 2]"),
+])
+def test_map_destructuring_in_let_fn_and_defn(src, printed):
+    assert lisp(src) == printed
+
+
+def test_map_destructuring_of_a_steps_structured_answer():
+    import wlisp
+    from wlisp.executors.mock import MockExecutor
+    from wlisp.lang.api import compile
+
+    spec = compile('(defagent w) (defworkflow main [] (let [{:keys [score tag] :or '
+                   '{tag "none"}} (spawn w "rate" :returns {:score int :tag string})] '
+                   '[score tag]))')
+    assert spec.graph.nodes[0].id == "main/score/w"  # named after the first key
+    res = wlisp.run(spec, executor=MockExecutor(), inputs={})
+    assert res.status == "completed" and isinstance(res.value[0], int)

@@ -133,6 +133,9 @@ class Evaluator:
         """Nodes created while a `let` binding is evaluated are named after it."""
         if self.graph is None:
             return nullcontext()
+        if isinstance(pattern, Map):  # its `:as` name, else its first key name
+            names = [pattern.get(Keyword("as"))] + list(pattern.get(Keyword("keys")) or ())
+            pattern = Vector(n for n in names if n is not None) or Vector(pattern)
         name = pattern.name if isinstance(pattern, Symbol) else \
             next((p.name for p in pattern if isinstance(p, Symbol)), "_")
         return self.graph.named(name)
@@ -385,9 +388,11 @@ class Evaluator:
             if pattern.name != "_":
                 env.vars[pattern.name] = value
             return
+        if isinstance(pattern, Map):
+            return self.bind_map(pattern, value, env)
         if not isinstance(pattern, Vector):
-            raise self.error("W0302", "a binding name must be a symbol or a vector of symbols",
-                             getattr(pattern, "span", None))
+            raise self.error("W0302", "a binding name must be a symbol, a vector or a map "
+                             "pattern", getattr(pattern, "span", None))
         names, rest = _split_rest(list(pattern))
         for i, p in enumerate(names):
             self.bind(p, self.nth_of(value, i, pattern), env)
@@ -399,6 +404,38 @@ class Evaluator:
         else:
             tail = Vector(B.as_seq(value)[len(names):]) if value is not POISON else POISON
         self.bind(rest, tail, env)
+
+    def bind_map(self, pattern: Map, value, env: Env) -> None:
+        """`{:keys [a b] :strs [c] :or {b 1} :as m, x :k}`: names from a map (an option
+        map, a step's structured answer) by key, with defaults for missing keys."""
+        defaults = pattern.get(Keyword("or"), Map())
+        if not isinstance(defaults, Map):
+            raise self.error("W0302", "`:or` takes a map of defaults", pattern.span)
+        pairs = []
+        for k, v in pattern.items():
+            if k in (Keyword("keys"), Keyword("strs")):
+                if not isinstance(v, Vector) or not all(isinstance(s, Symbol) for s in v):
+                    raise self.error("W0302", f"`{k}` takes a vector of names", pattern.span)
+                pairs += [(s, Keyword(s.name) if k == "keys" else s.name) for s in v]
+            elif k == Keyword("as"):
+                self.bind(v, value, env)
+            elif k != Keyword("or"):
+                pairs.append((k, v))  # {name :key}
+        for target, key in pairs:
+            default = defaults.get(target) if isinstance(target, Symbol) else None
+            self.bind(target, self.key_of(value, key, default, pattern), env)
+
+    def key_of(self, value, key, default, pattern):
+        if value is POISON:
+            return POISON
+        if isinstance(value, Ref):
+            name = key.name if isinstance(key, Symbol) else key
+            return merge_refs({"call": "get", "args": [value.expr, self.to_expr(name),
+                                                        self.to_expr(default)]}, [value])
+        try:
+            return B.get(value, key, default)
+        except B.BuiltinError as exc:
+            raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
 
     def nth_of(self, value, i, pattern):
         if value is POISON:

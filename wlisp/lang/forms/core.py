@@ -45,7 +45,7 @@ def params_at(form: List, i: int, what: str) -> Vector:
         raise WlispError.at("W0302", f"`{what}` needs a parameter vector like [a b]",
                             form.span_at(i))
     for p in form[i]:
-        if not isinstance(p, (Symbol, Vector)):
+        if not isinstance(p, (Symbol, Vector, Map)):
             raise WlispError.at("W0302", f"parameters must be names, got `{pr_str(p)}`",
                                 getattr(p, "span", None) or form.span_at(i))
     return form[i]
@@ -79,8 +79,8 @@ def _let(ev: Evaluator, form: List, env: Env):
     inner = Env(env)
     for i in range(0, len(bindings), 2):
         pattern = bindings[i]
-        if not isinstance(pattern, (Symbol, Vector)):
-            raise ev.error("W0302", f"a `let` name must be a symbol or a vector, got "
+        if not isinstance(pattern, (Symbol, Vector, Map)):
+            raise ev.error("W0302", f"a `let` name must be a symbol, a vector or a map, got "
                            f"`{pr_str(pattern)}`", bindings.span_at(i))
         with ev.naming(pattern):
             value = ev.guarded(ev.eval, bindings[i + 1], inner)
