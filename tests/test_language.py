@@ -235,3 +235,40 @@ def test_map_destructuring_of_a_steps_structured_answer():
     assert spec.graph.nodes[0].id == "main/score/w"  # named after the first key
     res = wlisp.run(spec, executor=MockExecutor(), inputs={})
     assert res.status == "completed" and isinstance(res.value[0], int)
+
+
+# --- threading, binding conditionals, macroexpand -----------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("(-> 1 (+ 2) (* 3))", "9"), ('(-> "a,b" (split ",") first upper)', '"A"'),
+    ("(->> [1 2 3] (map inc) (reduce +))", "9"),
+    ("(cond-> 1 true inc false (* 10) true (* 2))", "4"),
+    ("(if-let [x (get {:a 5} :a)] (* x 2) :none)", "10"), ("(if-let [x nil] 1 2)", "2"),
+    ("(when-let [[a b] [1 2]] (+ a b))", "3"), ("(when-let [x false] 1)", "nil"),
+    ("(defmacro unless [t & body] `(if ~t nil (do ~@body))) "
+     "(macroexpand-1 '(unless x 1 2))", "(if x nil (do 1 2))"),
+    ("(defmacro m1 [x] `(m2 ~x)) (defmacro m2 [x] `(+ ~x 1)) "
+     "[(macroexpand-1 '(m1 5)) (macroexpand '(m1 5)) (macroexpand '(+ 1 2))]",
+     "[(m2 5) (+ 5 1) (+ 1 2)]"),
+])
+def test_threading_binding_conditionals_and_macroexpand(src, printed):
+    assert lisp(src) == printed
+
+
+def test_threading_over_run_time_values_builds_expressions():
+    from wlisp.lang.api import compile
+
+    spec = compile('(defworkflow main [x] (-> x (split ",") first upper))')
+    assert spec.graph.result == {"call": "upper", "args": [{"call": "first", "args": [
+        {"call": "split", "args": [{"input": "x"}, ","]}]}]}
+
+
+def test_the_repl_expands_macros_on_request():
+    import subprocess
+
+    from .conftest import wlisp_bin
+
+    src = "(defmacro unless [t & body] `(if ~t nil (do ~@body)))\n:expand (unless x 1 2)\n"
+    res = subprocess.run([wlisp_bin(), "repl"], input=src, capture_output=True, text=True,
+                         timeout=60)
+    assert "(if x nil (do 1 2))" in res.stdout, res.stdout + res.stderr

@@ -108,7 +108,8 @@ def test_completion_is_silent_in_strings_and_comments():
 
 def test_completion_of_commands():
     assert names(":h") == [":help"]
-    assert names(":") == [":help", ":spec", ":graph", ":load", ":executor", ":reset", ":quit"]
+    assert names(":") == [":help", ":spec", ":graph", ":expand", ":load", ":executor", ":reset",
+                         ":quit"]
 
 
 # --- printing values -------------------------------------------------------------------------

@@ -26,13 +26,14 @@ COMMANDS = {
     "help": ("", "show this help"),
     "spec": ("EXPR", "show the compiled WorkflowSpec of EXPR as JSON (nothing runs)"),
     "graph": ("EXPR", "show the node graph of EXPR as Mermaid (nothing runs)"),
+    "expand": ("FORM", "show what the macros in FORM's head expand it to (macroexpand)"),
     "load": ("FILE", "evaluate the definitions (and expressions) of a .wl file"),
     "executor": ("[NAME [ANSWERS]]", "show or switch the executor (a wlisp.toml profile, mock, scripted)"),
     "reset": ("", "forget every definition"),
     "quit": ("", "leave the REPL (Ctrl-D does too)"),
 }
 # Commands whose argument is wlisp code: the input is complete only when it is.
-CODE_COMMANDS = {"spec", "graph"}
+CODE_COMMANDS = {"spec", "graph", "expand"}
 
 # Forms whose body is indented by two spaces rather than aligned with the first argument.
 BODY_FORMS = {"fn", "let", "loop", "do", "in-order", "when", "try", "classify", "case", "cond",

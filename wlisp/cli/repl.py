@@ -258,6 +258,7 @@ class Session:
             raise usage_error(f"`:{name}` takes no argument")
         handlers = {"help": self.cmd_help, "quit": self.cmd_quit, "reset": self.cmd_reset,
                     "spec": self.cmd_spec, "graph": self.cmd_graph, "load": self.cmd_load,
+                    "expand": self.cmd_expand,
                     "executor": self.cmd_executor}
         handlers[name](arg, source, line)
 
@@ -282,6 +283,19 @@ class Session:
         spec = self.spec_of(arg, source, line, "graph")
         if spec is not None:
             self.say(to_mermaid(spec))
+
+    def cmd_expand(self, arg, source, line) -> None:
+        from ..lang.forms.sugar import macro_of
+        from ..lang.reader import read
+        from ..values.datum import pr_str
+
+        forms = read("\n" * (line - 1) + arg, source)
+        if len(forms) != 1:
+            raise usage_error("`:expand` takes one form, e.g. `:expand (unless x 1)`")
+        x = forms[0]
+        while (m := macro_of(self.comp, x, self.env)) is not None:
+            x = self.comp.expand_once(m, x)
+        self.say(pr_str(x))
 
     def spec_of(self, arg: str, source: str, line: int, what: str):
         """Compile the argument of `:spec`/`:graph` without running it.

@@ -448,7 +448,8 @@ class Evaluator:
             raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
         return seq[i] if i < len(seq) else None
 
-    def expand_macro(self, m: Macro, form: List, env: Env):
+    def expand_once(self, m: Macro, form: List):
+        """The form a macro call expands to (not evaluated)."""
         if len(self.macro_stack) >= MAX_MACRO_DEPTH:
             raise self.error("W0403", f"macro `{m.name}` keeps expanding: more than "
                              f"{MAX_MACRO_DEPTH} nested expansions", form.span,
@@ -460,7 +461,10 @@ class Evaluator:
             expansion = self.eval_body(m.body, menv)
         finally:
             self.call_stack.pop()
-        expansion = respan(expansion, form.span, form[1:])
+        return respan(expansion, form.span, form[1:])
+
+    def expand_macro(self, m: Macro, form: List, env: Env):
+        expansion = self.expand_once(m, form)
         self.macro_stack.append((m, form.span))
         try:
             return self.eval(expansion, env)

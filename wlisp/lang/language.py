@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .compiler import WorkflowDef, inline_workflow
-from .forms import control, core, declarations, modules, steps
+from .forms import control, core, declarations, modules, steps, sugar
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Language:
 
 LANGUAGE = Language(
     forms={**core.FORMS, **modules.FORMS, **declarations.FORMS, **steps.FORMS,
-           **control.FORMS},
+           **control.FORMS, **sugar.FORMS},
     builtin_hooks=dict(control.BUILTIN_HOOKS),
     appliers={WorkflowDef: inline_workflow},
     options={**declarations.OPTIONS, **steps.OPTIONS, **control.OPTIONS,
