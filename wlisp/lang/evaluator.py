@@ -25,6 +25,7 @@ from ..values import builtins as B
 from ..values import library as L
 from ..values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from .builder import GraphBuilder
+from .destructure import _split_rest, bind
 from .macros import respan
 from .reader import read
 from .syntax import strip_bom
@@ -383,70 +384,8 @@ class Evaluator:
             self.bind(rest, Vector(args[len(params):]), env)
 
     def bind(self, pattern, value, env: Env) -> None:
-        """Bind a symbol or a vector destructuring pattern."""
-        if isinstance(pattern, Symbol):
-            if pattern.name != "_":
-                env.vars[pattern.name] = value
-            return
-        if isinstance(pattern, Map):
-            return self.bind_map(pattern, value, env)
-        if not isinstance(pattern, Vector):
-            raise self.error("W0302", "a binding name must be a symbol, a vector or a map "
-                             "pattern", getattr(pattern, "span", None))
-        names, rest = _split_rest(list(pattern))
-        for i, p in enumerate(names):
-            self.bind(p, self.nth_of(value, i, pattern), env)
-        if rest is None:
-            return
-        if isinstance(value, Ref):
-            tail = merge_refs({"call": "concat", "args": [
-                {"call": "rest", "args": [value.expr]}]}, [value])
-        else:
-            tail = Vector(B.as_seq(value)[len(names):]) if value is not POISON else POISON
-        self.bind(rest, tail, env)
-
-    def bind_map(self, pattern: Map, value, env: Env) -> None:
-        """`{:keys [a b] :strs [c] :or {b 1} :as m, x :k}`: names from a map (an option
-        map, a step's structured answer) by key, with defaults for missing keys."""
-        defaults = pattern.get(Keyword("or"), Map())
-        if not isinstance(defaults, Map):
-            raise self.error("W0302", "`:or` takes a map of defaults", pattern.span)
-        pairs = []
-        for k, v in pattern.items():
-            if k in (Keyword("keys"), Keyword("strs")):
-                if not isinstance(v, Vector) or not all(isinstance(s, Symbol) for s in v):
-                    raise self.error("W0302", f"`{k}` takes a vector of names", pattern.span)
-                pairs += [(s, Keyword(s.name) if k == "keys" else s.name) for s in v]
-            elif k == Keyword("as"):
-                self.bind(v, value, env)
-            elif k != Keyword("or"):
-                pairs.append((k, v))  # {name :key}
-        for target, key in pairs:
-            default = defaults.get(target) if isinstance(target, Symbol) else None
-            self.bind(target, self.key_of(value, key, default, pattern), env)
-
-    def key_of(self, value, key, default, pattern):
-        if value is POISON:
-            return POISON
-        if isinstance(value, Ref):
-            name = key.name if isinstance(key, Symbol) else key
-            return merge_refs({"call": "get", "args": [value.expr, self.to_expr(name),
-                                                        self.to_expr(default)]}, [value])
-        try:
-            return B.get(value, key, default)
-        except B.BuiltinError as exc:
-            raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
-
-    def nth_of(self, value, i, pattern):
-        if value is POISON:
-            return POISON
-        if isinstance(value, Ref):
-            return merge_refs({"call": "nth", "args": [value.expr, i, None]}, [value])
-        try:
-            seq = B.as_seq(value)
-        except B.BuiltinError as exc:
-            raise self.error("W0303", f"cannot destructure: {exc}", pattern.span) from None
-        return seq[i] if i < len(seq) else None
+        """Bind a name or a destructuring pattern (`lang/destructure.py`)."""
+        bind(self, pattern, value, env)
 
     def expand_once(self, m: Macro, form: List):
         """The form a macro call expands to (not evaluated)."""
@@ -630,12 +569,3 @@ class Evaluator:
 
 class _NeedsRuntime(Exception):
     pass
-
-
-def _split_rest(params: list):
-    """`[a b & more]` -> ([a, b], more); without `&` -> (params, None)."""
-    amp = Symbol("&")
-    if amp not in params:
-        return params, None
-    i = params.index(amp)
-    return params[:i], params[i + 1] if i + 1 < len(params) else None
