@@ -22,13 +22,13 @@
   :description "Design, plan and implement a change, with a review loop at each phase"
   :budget {:steps 40}
   (phases [design (review-revise architect reviewer
-                    (fmt "Write a design for this change:\n\n{brief}")
+                    (fmt (include-text "prompts/design.md"))
                     :checklist "Does it meet the brief? Are interfaces and risks explicit?")
            plan (review-revise planner reviewer
-                  (fmt "Write an implementation plan for this design:\n\n{design.draft}")
+                  (fmt (include-text "prompts/plan.md"))
                   :checklist "Is every step small, ordered and testable? Is the design covered?")
            change (review-revise coder reviewer
-                    (fmt "Implement this plan, with tests:\n\n{plan.draft}")
+                    (fmt (include-text "prompts/change.md"))
                     :max 4
                     :checklist "Do the tests pass? Does the change follow the plan?")]
     {:status "APPROVED"

@@ -90,7 +90,9 @@ def is_program(block):
 
 
 def run_program(block):
-    filename = os.path.join(ROOT, "docs", f"{block.page}-{block.line}.wl")
+    shown = (block.directives or {}).get("file")  # a repository file: compiled where it is
+    filename = os.path.join(ROOT, shown) if shown else \
+        os.path.join(ROOT, "docs", f"{block.page}-{block.line}.wl")
     spec = wlisp.compile(block.code, filename)
     inputs = block.directives.get("inputs", {}) if block.directives else {}
     inputs = {p: inputs.get(p, "example") for p in spec.params}

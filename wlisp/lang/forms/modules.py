@@ -1,5 +1,7 @@
 """`import`: files beside the importing one (never outside its directory tree) and
-standard-library modules; each module is evaluated once per compilation."""
+standard-library modules; each module is evaluated once per compilation. And
+`include-text`: a text file from the same tree (a prompt kept in a file), read
+once at compile time, so its content is part of the spec and of each step's hash."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import re
 from importlib import resources
 
 from ...errors import did_you_mean
-from ...values.datum import List, Symbol, Vector
+from ...values import builtins as B
+from ...values.datum import Keyword, List, Symbol, Vector
 from ..evaluator import Evaluator
 from ..options import parse_options
 from ..values import Env
@@ -70,30 +73,30 @@ def _import(ev: Evaluator, form: List, env: Env):
     return None
 
 
-def resolve_import(ev: Evaluator, name: str, form: List):
+def resolve_import(ev: Evaluator, name: str, form: List, what: str = "import"):
     """The file `name` (a path relative to the importing file) names, inside the
     importing file's directory tree; anything else is a diagnostic."""
     if "\0" in name:
         raise ev.error("W0501", "a file name cannot contain a NUL character", form.span_at(1))
     try:
-        return _resolve(ev, name, form)
+        return _resolve(ev, name, form, what)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise ev.error("W0501", f"cannot import `{name[:80]}`: {reason}",
+        raise ev.error("W0501", f"cannot {what} `{name[:80]}`: {reason}",
                        form.span_at(1)) from None
 
 
-def _resolve(ev: Evaluator, name: str, form: List):
+def _resolve(ev: Evaluator, name: str, form: List, what: str):
     here = form.span.file if form.span else "<input>"
     base = os.path.dirname(os.path.abspath(here)) if not here.startswith("<") else os.getcwd()
     path = os.path.normpath(os.path.join(base, name))
     real_base, real = os.path.realpath(base), os.path.realpath(path)
     if os.path.commonpath([real_base, real]) != real_base:
         raise ev.error("W0502", f"`{name}` is outside the importing file's directory "
-                         f"tree ({base}); imports may only reach files beside or below it",
+                         f"tree ({base}); `{what}` may only reach files beside or below it",
                          form.span_at(1))
     if not os.path.isfile(path):
-        raise ev.error("W0501", f"cannot import `{name}`: no such file", form.span_at(1))
+        raise ev.error("W0501", f"cannot {what} `{name}`: no such file", form.span_at(1))
     label = os.path.relpath(path) if not os.path.isabs(here) else path
     return path, label
 
@@ -121,4 +124,26 @@ def load_module(ev: Evaluator, key, label, loader, span) -> Env:
     return env
 
 
-FORMS = {"import": _import}
+def _include_text(ev: Evaluator, form: List, env: Env):
+    """`(include-text "prompts/review.md")`: the file's text, from the workflow's tree."""
+    if len(form) != 2:
+        raise ev.error("W0301", "`include-text` takes one file name", form.span)
+    name = ev.static(form[1], env, form.span_at(1), "the file name")
+    if not isinstance(name, str) or isinstance(name, Keyword) or not name:
+        raise ev.error("W0303", "`include-text` takes a file name (a string)", form.span_at(1))
+    if os.path.isabs(name):
+        raise ev.error("W0502", f"`{name[:80]}` is an absolute path; `include-text` reads "
+                       "only files beside or below the workflow's file", form.span_at(1))
+    path, _label = resolve_import(ev, name, form, "include-text")
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read(B.MAX_TEXT + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ev.error("W0505", f"cannot read `{name[:80]}`: {exc}", form.span_at(1)) from None
+    if len(text) > B.MAX_TEXT:
+        raise ev.error("W0505", f"`{name[:80]}` is longer than {B.MAX_TEXT} characters",
+                       form.span_at(1))
+    return text
+
+
+FORMS = {"import": _import, "include-text": _include_text}
