@@ -29,7 +29,7 @@ from .destructure import _split_rest, bind
 from .macros import respan
 from .reader import read
 from .syntax import strip_bom
-from .types import fields_of
+from .types import fields_of, schema_at
 from .values import (
     OUTCOME_FIELDS,
     POISON,
@@ -328,6 +328,7 @@ class Evaluator:
                              + did_you_mean(key, fields + list(OUTCOME_FIELDS)), sym.span,
                              (f"its :returns fields are: {', '.join(fields)}", None))
         out.raw = None
+        out.schema = schema_at(ref.schema, path)  # e.g. an enum: `case` checks its labels
         return out
 
     # --- functions, macros, builtins ------------------------------------------------

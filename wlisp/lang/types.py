@@ -137,6 +137,16 @@ def _plain_json(x):
     return x
 
 
+def schema_at(json_schema: dict | None, path) -> dict | None:
+    """The schema of the value at `path` inside a value of `json_schema` (None when it
+    is not known)."""
+    for key in path:
+        if not isinstance(json_schema, dict):
+            return None
+        json_schema = (json_schema.get("properties") or {}).get(key)
+    return json_schema if isinstance(json_schema, dict) else None
+
+
 def fields_of(json_schema: dict | None) -> list[str] | None:
     """Property names of an object schema, or None when the shape is open."""
     if not json_schema or json_schema.get("type") != "object":

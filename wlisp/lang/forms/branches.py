@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...ir.nodes import Branch
 from ...values import builtins as B
+from ...values.datum import List
 from ..evaluator import Evaluator, Mode
 from ..values import Env, Ref, merge_refs, refs_in
 
@@ -15,6 +16,8 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     """`clauses` are (label, body forms); `default` the else body, or None when there is
     none (an `if` always has one: nil). `before_node()` runs once the branches are
     compiled, before the classify node exists (to fix its classifier's answer format)."""
+    if kind in ("case", "classify"):
+        check_exhaustive(ev, value, [label for label, _ in clauses], default, form)
     if ev.mode is Mode.PURE:
         return _pure_branches(ev, value, kind, clauses, default, form, env)
     graph = ev.step_graph("if", form.span)
@@ -37,6 +40,36 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     graph.add(cid, "classify", {"on": on, "mode": mode, "branches": branches,
                                 "otherwise": otherwise}, value.deps | frees, form.span)
     return ev.ref_to(cid)
+
+
+def check_exhaustive(ev: Evaluator, value: Ref, labels, default, form) -> None:
+    """Routing over an enum (a `:returns` field, a typed input) covers every member or
+    has `:else`, and every label is a member (W0310)."""
+    members = (value.schema or {}).get("enum") if isinstance(value.schema, dict) else None
+    if not isinstance(members, list):
+        return
+    given = [ev.to_expr(label) for label in labels]
+    strangers = [label for label, g in zip(labels, given, strict=True) if g not in members]
+    if strangers:
+        raise ev.error("W0310", f"{B.render(strangers[0])!r} is not one of the values this can "
+                       f"be: {', '.join(map(repr, members))}", _label_span(form, strangers[0]))
+    missing = [m for m in members if m not in given]
+    if missing and default is None:
+        raise ev.error("W0310", "these values are not routed: "
+                       f"{', '.join(map(repr, missing))}; add a branch for each, or `:else`",
+                       form.span)
+
+
+def _label_span(form, label):
+    """Where `label` is written: a `case` label, or the head of a `classify` clause."""
+    for i, item in enumerate(form):
+        if i < 2:
+            continue
+        if type(item) is type(label) and item == label:
+            return form.span_at(i)
+        if isinstance(item, List) and item and item[0] == label:
+            return item.span_at(0)
+    return form.span
 
 
 def _branch(ev: Evaluator, prefix, body, env, form):
