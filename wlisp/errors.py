@@ -42,6 +42,7 @@ CODES = {
     "W0308": "unquote outside quasiquote",
     "W0309": "runtime value where a compile-time value is needed",
     "W0310": "routing over an enum misses members or has labels that are not members",
+    "W0311": "a workflow input does not match its declared type",
     # semantics
     "W0401": "raw text of a quarantined step reaches a prompt, a decision or the result",
     "W0402": "unbounded recursion on a runtime value",

@@ -231,14 +231,15 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
             state_dir, run_id, resume_from, no_journal, as_json, quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     from ..runtime import run_async
-    from ..runtime.inputs import parse_input_pairs
+    from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
     from ..runtime.run import new_run_id
 
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
         ex, label, cfg = _executor(executor, answers, config, file, sources)
-        return spec, ex, label, cfg, parse_input_pairs(inputs)
+        values = check_inputs(spec, parse_input_pairs(inputs, spec))  # before any step
+        return spec, ex, label, cfg, values
 
     spec, ex, label, cfg, values = _guarded(obj, prepare)
     store = None if no_journal else (state_dir or default_state_dir(file))

@@ -46,6 +46,7 @@ class WorkflowSpec:
     agents: dict = field(default_factory=dict)
     tools: dict = field(default_factory=dict)
     schemas: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)  # typed params: name -> {type, default}
     budget: dict | None = None
     concurrency: int | None = None
     source: str | None = None
@@ -101,6 +102,7 @@ class WorkflowSpec:
                        params=list(data.get("params", [])),
                        description=data.get("description"), agents=data.get("agents", {}),
                        tools=data.get("tools", {}), schemas=data.get("schemas", {}),
+                       inputs=data.get("inputs", {}),
                        budget=data.get("budget") or None, concurrency=data.get("concurrency"),
                        source=data.get("source"), span=Span.from_json(data.get("span")),
                        version=data["wlisp_spec"])

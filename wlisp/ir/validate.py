@@ -110,6 +110,9 @@ def json_schema() -> dict:
             "source": {"type": ["string", "null"]},
             **_declarations(),
             "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
+            "inputs": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"type": {"type": "object"}, "default": {}, "span": span}}},
             "budget": {"type": ["object", "null"], "additionalProperties": False,
                        "properties": {k: {"type": "number", "exclusiveMinimum": 0}
                                       for k in BUDGET_KEYS}},
@@ -232,6 +235,12 @@ def validate_spec(spec) -> None:
         problem = schema_problem(schema)
         if problem is not None:
             problems.append(Diagnostic("W0601", f"schema `{name}` is not a JSON Schema: "
+                                       f"{problem}"))
+    for name, decl in spec.inputs.items():
+        problem = schema_problem(decl.get("type", {})) if name in spec.params else \
+            "it is not a parameter"
+        if problem is not None:
+            problems.append(Diagnostic("W0601", f"input `{name}` is not well declared: "
                                        f"{problem}"))
     if not problems:
         seen: set[str] = set()

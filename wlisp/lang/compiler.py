@@ -20,9 +20,10 @@ from .values import Env, Ref, has_ref
 class WorkflowDef:
     type_name = "workflow"
 
-    def __init__(self, name, params, opts, body, env, span):
+    def __init__(self, name, params, opts, body, env, span, inputs=None):
         self.name, self.params, self.opts = name, params, opts
         self.body, self.env, self.span = body, env, span
+        self.inputs = inputs or {}  # typed parameters: name -> {"type": schema, "default"}
 
     def pr_str(self) -> str:
         return f"#<workflow {self.name}>"
@@ -75,8 +76,9 @@ def _evaluate(ev: Evaluator, wf: WorkflowDef) -> tuple[object, GraphDraft]:
     ev.used_agents, ev.used_schemas = {}, {}
     ev.graph = GraphBuilder(wf.name, registry={})
     env = Env(wf.env)
-    for p in wf.params:
-        env.vars[p.name] = Ref({"input": p.name})
+    for p in wf.params:  # a typed input's schema lets `case` and dotted access check it
+        env.vars[p.name] = Ref({"input": p.name},
+                               schema=wf.inputs.get(p.name, {}).get("type"))
     try:
         value = ev.eval_body(wf.body, env)
         result = ev.guarded(ev.to_expr, value, wf.span)
@@ -94,6 +96,7 @@ def _spec(ev: Evaluator, wf: WorkflowDef, graph: GraphDraft) -> WorkflowSpec:
         name=wf.name, graph=graph.emit(), params=[p.name for p in wf.params],
         description=opts.get("description"), agents=agents, tools=tools,
         schemas=dict(sorted(ev.used_schemas.items())), budget=opts.get("budget"),
+        inputs=dict(wf.inputs),
         concurrency=opts.get("concurrency"), source=wf.span.file if wf.span else None,
         span=wf.span)
     problems = taint.check(spec)[0]  # marks the steps quarantined values choose

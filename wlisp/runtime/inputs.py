@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 
 from ..errors import usage_error
+from ..ir.inputs import input_error, parse_text, typed_inputs
 
 
 def check_inputs(spec, inputs: dict | None) -> dict:
-    """The inputs a run of `spec` gets; a missing or unknown one is a usage error."""
+    """The inputs a run of `spec` gets: defaults filled in, each checked against its
+    declared type (W0311); a missing or unknown one is a usage error."""
     inputs = dict(inputs or {})
-    missing = [p for p in spec.params if p not in inputs]
+    declared = spec.inputs or {}
+    missing = [p for p in spec.params if p not in inputs and
+               "default" not in declared.get(p, {})]
     if missing:
         raise usage_error(f"workflow `{spec.name}` needs input"
                           f"{'s' if len(missing) > 1 else ''} "
@@ -23,11 +27,13 @@ def check_inputs(spec, inputs: dict | None) -> dict:
         raise usage_error(f"workflow `{spec.name}` has no input "
                           + ", ".join(f"`{k}`" for k in extra)
                           + f"; its inputs are: {', '.join(spec.params) or '(none)'}")
-    return inputs
+    return typed_inputs(spec, inputs)
 
 
-def parse_input_pairs(pairs) -> dict:
-    """`k=v` (JSON if it parses, else the text), `k=@file` (the file's text)."""
+def parse_input_pairs(pairs, spec=None) -> dict:
+    """`k=v`, read as the parameter's declared type (text for a string; JSON if it
+    parses, else the text, when undeclared), `k=@file` (the file's text)."""
+    declared = (spec.inputs or {}) if spec is not None else {}
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -41,7 +47,10 @@ def parse_input_pairs(pairs) -> dict:
                 raise usage_error(f"--input {key}: cannot read {value[1:]}: "
                                   f"{getattr(exc, 'strerror', None) or exc}") from None
             continue
-        out[key] = json_or_text(value)
+        try:
+            out[key] = parse_text(declared.get(key, {}).get("type"), value)
+        except ValueError as exc:
+            raise input_error(spec, key, str(exc)) from None
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ...errors import did_you_mean
+from ...ir.inputs import schema_mismatch, type_label
 from ...ir.vocabulary import BUDGET_KEYS, CONTEXT, ISOLATION, ROLES, TRUST, WRITE_ISOLATION
 from ...values import builtins as B
 from ...values.datum import List, Map, Symbol, Vector, pr_str
@@ -23,7 +24,7 @@ from ..options import (
 )
 from ..types import CONSTRUCTORS, Schema, compile_type
 from ..values import POISON, Agent, Env, Tool
-from .core import check_definable, name_at, params_at
+from .core import check_definable, name_at
 
 AGENT_OPTS = {"executor", "model", "system", "tools", "max-steps", "timeout", "retries", "role",
               "isolation", "context", "trust", "exclusive", "description"}
@@ -210,14 +211,18 @@ def returns_type(ev: Evaluator, form, span, env):
 
 def _defworkflow(ev: Evaluator, form: List, env: Env):
     name = name_at(form, 1, "defworkflow")
-    params = params_at(form, 2, "defworkflow")
-    seen = set()
-    for p in params:
-        if not isinstance(p, Symbol):
-            raise ev.error("W0302", "workflow parameters must be names", form.span_at(2))
+    if len(form) < 3 or not isinstance(form[2], Vector):
+        raise ev.error("W0302", "`defworkflow` needs a parameter vector like [brief]",
+                       form.span_at(2))
+    params, inputs, seen = [], {}, set()
+    for i, p in enumerate(form[2]):
+        p = ev.guarded(_typed_param, ev, p, env, form[2].span_at(i), inputs)
+        if p is POISON:
+            continue
         if p.name in seen:
             ev.record(ev.error("W0202", f"parameter `{p.name}` is listed twice", p.span))
         seen.add(p.name)
+        params.append(p)
     raw = parse_options(ev, form, 3, WORKFLOW_OPTS, "defworkflow", leading=True)
     opts = static_options(ev, raw, env, "`:{key}`")
     cfg = {}
@@ -229,9 +234,31 @@ def _defworkflow(ev: Evaluator, form: List, env: Env):
         if raw.bad:  # a dangling option was reported already
             return POISON
         raise ev.error("W0302", f"workflow `{name.name}` has no body", form.span)
-    wf = WorkflowDef(name.name, tuple(params), cfg, form[raw.end:], env, form.span)
+    wf = WorkflowDef(name.name, tuple(params), cfg, form[raw.end:], env, form.span, inputs)
     ev.workflows[name.name] = wf
     return define(ev, env, name, wf)
+
+
+def _typed_param(ev: Evaluator, p, env, span, inputs: dict) -> Symbol:
+    """`name`, `(name Type)` or `(name Type default)`: a workflow input, typed with any
+    `defschema` type; a default (checked against the type) makes it optional."""
+    if isinstance(p, Symbol):
+        return p
+    if not isinstance(p, List) or not 2 <= len(p) <= 3 or not isinstance(p[0], Symbol):
+        raise ev.error("W0302", "a workflow parameter is `name`, `(name Type)` or "
+                       "`(name Type default)`", span)
+    schema = compile_type(p[1], env.get, p.span_at(1), env.all_of(Schema))
+    spec: dict = {"type": schema, **({"span": p.span.to_json()} if p.span else {})}
+    if len(p) == 3:
+        default = ev.static(p[2], env, p.span_at(2), "a parameter's default")
+        value = B.to_json(default)
+        problem = schema_mismatch(schema, value)
+        if problem:
+            raise ev.error("W0303", f"the default of `{p[0].name}` is not of type "
+                           f"{type_label(schema)}: {problem}", p.span_at(2))
+        spec["default"] = value
+    inputs[p[0].name] = spec
+    return p[0]
 
 
 def _budget(ev, option, source, cfg):
