@@ -272,3 +272,36 @@ def test_the_repl_expands_macros_on_request():
     res = subprocess.run([wlisp_bin(), "repl"], input=src, capture_output=True, text=True,
                          timeout=60)
     assert "(if x nil (do 1 2))" in res.stdout, res.stdout + res.stderr
+
+
+# --- named and multi-arity functions ------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("((fn fact [n] (if (<= n 1) 1 (* n (fact (- n 1))))) 5)", "120"),
+    ('(defn greet ([] (greet "you")) ([who] (str "hi " who))) [(greet) (greet "bo")]',
+     '["hi you" "hi bo"]'),
+    ("(defn f ([x] 1) ([x & more] (len more))) [(f 1) (f 1 2 3)]", "[1 2]"),
+    ("((fn ([a] a) ([a b] (+ a b))) 1 2)", "3"),
+    ("(map (fn ([x] (* x 2)) ([x y] 0)) [1 2])", "[2 4]"),
+    ('(defn doc "says" ([] 0) ([a] a)) (doc 7)', "7"),
+])
+def test_named_and_multi_arity_functions(src, printed):
+    assert lisp(src) == printed
+
+
+def test_a_call_with_no_matching_arity_names_them():
+    with pytest.raises(WlispError) as info:
+        Session().eval("(defn h ([x] 1) ([x y] 2)) (h 1 2 3)")
+    assert "takes 1 or 2 arguments, got 3" in info.value.diagnostics[0].message
+
+
+def test_two_arities_of_one_size_are_an_error():
+    assert code("(defn g ([x] 1) ([y] 2))") == "W0302"
+
+
+def test_a_multi_arity_function_works_over_run_time_values():
+    from wlisp.lang.api import compile
+
+    spec = compile('(defn tag ([s] (tag s "x")) ([s t] (str t ":" s))) '
+                   '(defworkflow main [x] (map tag (split x ",")))')
+    assert spec.graph.result["call"] == "map"

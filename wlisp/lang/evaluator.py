@@ -359,11 +359,12 @@ class Evaluator:
                              f"calls in `{f.name or 'fn'}`", span)
         env = Env(f.env)
         called = form[0].name if form and isinstance(form[0], Symbol) else None
-        self.bind_params(f, args, env, span, called)
+        params, body = f.arity_for(len(args)) or (f.params, f.body)
+        self.bind_params(f, args, env, span, called, params)
         self.call_stack.append(f)
         self.call_sites.append((f, span))
         try:
-            return self.eval_body(f.body, env)
+            return self.eval_body(body, env)
         except WlispError as err:
             self.note_call_site(err.diagnostics, f, span)
             raise
@@ -371,10 +372,11 @@ class Evaluator:
             self.call_stack.pop()
             self.call_sites.pop()
 
-    def bind_params(self, f: Fn, args, env: Env, span, called=None) -> None:
-        params, rest = _split_rest(list(f.params))
+    def bind_params(self, f: Fn, args, env: Env, span, called=None, params=None) -> None:
+        params, rest = _split_rest(list(f.params if params is None else params))
         if len(args) < len(params) or (rest is None and len(args) > len(params)):
-            want = f"{len(params)}{'+' if rest is not None else ''}"
+            want = " or ".join(f"{len(ps) - (Symbol('&') in ps) * 2}"
+                               f"{'+' if Symbol('&') in ps else ''}" for ps, _ in f.arities)
             name = f.name or called or "fn"
             raise self.error("W0301", f"`{name}` takes {want} argument"
                              f"{'' if want == '1' else 's'}, got {len(args)}", span,
@@ -511,7 +513,8 @@ class Evaluator:
             return {"fn": {"params": params, "in": scope, "body": body}}, Ref(None)
         if not isinstance(f, Fn) or isinstance(f, Macro):
             raise self.error("W0303", f"expected a function, got {B.type_name(f)}", form.span)
-        names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(f.params)]
+        chosen = (f.arity_for(nparams) or (f.params,))[0]
+        names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(chosen)]
         args = [Ref({"var": n, "in": scope}) for n in names]
         nested = self.mode is Mode.PURE
         try:

@@ -9,7 +9,7 @@ to Refs build larger Refs instead of computing.
 from __future__ import annotations
 
 from ..errors import Span
-from ..values.datum import List, Map, Vector
+from ..values.datum import List, Map, Symbol, Vector
 
 OUTCOME_FIELDS = ("output", "structured", "success", "agent", "task-id", "session-id",
                   "usage", "error", "finish-reason")
@@ -71,10 +71,24 @@ class Builtin:
 
 
 class Fn:
+    """A function: one or more arities, each (params, body); `params`/`body` are the
+    first (most code calls functions of one arity)."""
+
     type_name = "function"
 
-    def __init__(self, name, params, body, env, span):
+    def __init__(self, name, params, body, env, span, arities=None):
         self.name, self.params, self.body, self.env, self.span = name, params, body, env, span
+        self.arities = arities or [(params, body)]
+
+    def arity_for(self, n: int):
+        """The (params, body) a call with `n` arguments takes, or None."""
+        fixed = [a for a in self.arities if Symbol("&") not in a[0] and len(a[0]) == n]
+        if fixed:
+            return fixed[0]
+        for params, body in self.arities:
+            if Symbol("&") in params and n >= list(params).index(Symbol("&")):
+                return params, body
+        return None
 
     def pr_str(self) -> str:
         return f"#<fn {self.name or 'anonymous'}>"
@@ -90,7 +104,7 @@ class Macro(Fn):
 def is_function(f, arity: int | None = None) -> bool:
     """A function (not a macro), optionally of exactly `arity` parameters."""
     return isinstance(f, Fn) and not isinstance(f, Macro) and \
-        (arity is None or len(f.params) == arity)
+        (arity is None or f.arity_for(arity) is not None)
 
 
 class Declared:

@@ -56,16 +56,41 @@ def _defn(ev: Evaluator, form: List, env: Env):
     name = name_at(form, 1, kind)
     check_definable(ev, name)
     i = 3 if len(form) > 3 and isinstance(form[2], str) else 2
-    params = params_at(form, i, kind)
     cls = Macro if kind == "defmacro" else Fn
-    f = cls(name.name, tuple(params), form[i + 1:], env, form.span)
+    arities = _arities(form, i, kind)
+    f = cls(name.name, *arities[0], env, form.span, arities)
     env.module_env().vars[name.name] = f
     return f
 
 
+def _arities(form: List, i: int, what: str) -> list:
+    """`[params] body...`, or one `([params] body...)` per arity (multi-arity)."""
+    if i < len(form) and isinstance(form[i], List):
+        out = []
+        for k, clause in enumerate(form[i:]):
+            if not isinstance(clause, List) or not clause or not isinstance(clause[0], Vector):
+                raise WlispError.at("W0302", f"each arity of `{what}` looks like "
+                                    "([params] body...)", form.span_at(i + k))
+            out.append((tuple(params_at(clause, 0, what)), clause[1:]))
+        counts = [len(ps) for ps, _ in out if Symbol("&") not in ps]
+        if len(set(counts)) != len(counts):
+            raise WlispError.at("W0302", f"`{what}` has two arities with the same number of "
+                                "parameters", form.span)
+        return out
+    return [(tuple(params_at(form, i, what)), form[i + 1:])]
+
+
 def _fn(ev: Evaluator, form: List, env: Env):
-    params = params_at(form, 1, "fn")
-    return Fn(None, tuple(params), form[2:], env, form.span)
+    """`(fn [x] ...)`, `(fn name [x] ...)` (it can call itself), multi-arity too."""
+    name = form[1] if len(form) > 1 and isinstance(form[1], Symbol) else None
+    i = 2 if name is not None else 1
+    arities = _arities(form, i, "fn")
+    if name is None:
+        return Fn(None, *arities[0], env, form.span, arities)
+    own = Env(env)
+    f = Fn(name.name, *arities[0], own, form.span, arities)
+    own.vars[name.name] = f
+    return f
 
 
 def _let(ev: Evaluator, form: List, env: Env):
