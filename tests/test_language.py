@@ -305,3 +305,31 @@ def test_a_multi_arity_function_works_over_run_time_values():
     spec = compile('(defn tag ([s] (tag s "x")) ([s t] (str t ":" s))) '
                    '(defworkflow main [x] (map tag (split x ",")))')
     assert spec.graph.result["call"] == "map"
+
+
+# --- compile-time try / throw -------------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ('(try (error "boom") :catch (fn [e] (get e :message)))', '"boom"'),
+    ('(try (throw {:message "bad" :code 7}) :catch (fn [e] (get-in e [:data :code])))', "7"),
+    ("(try (nth [1] 5) :catch (fn [e] :caught))", ":caught"),
+    ("(try 5 :catch (fn [e] :caught))", "5"),
+    ('(defn safe-parse [s] (try (parse-json s) :catch (fn [e] nil))) '
+     '[(safe-parse "[1]") (safe-parse "{bad")]', "[[1] nil]"),
+    ('(def v (try (throw "x") :catch (fn [e] (str "got " (get e :message))))) v', '"got x"'),
+])
+def test_try_catches_errors_of_computing_values_at_compile_time(src, printed):
+    assert lisp(src) == printed
+
+
+def test_an_uncaught_throw_is_a_diagnostic_and_program_mistakes_are_not_caught():
+    assert code('(throw "nobody catches this")') == "W0403"
+    assert code("(try (no-such-function 1) :catch (fn [e] :caught))") == "W0201"
+
+
+def test_a_workflow_try_over_a_step_stays_a_run_time_try():
+    from wlisp.lang.api import compile
+
+    spec = compile('(defagent w) (defworkflow main [] (try (spawn w "x") :catch '
+                   '(fn [e] "fallback")))')
+    assert spec.graph.nodes[0].kind == "try"

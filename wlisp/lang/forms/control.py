@@ -4,9 +4,10 @@ node owning nested graphs (`Evaluator.subgraph`)."""
 
 from __future__ import annotations
 
+from ...errors import WlispError
 from ...ir.vocabulary import TOURNAMENT_FORMATS
 from ...values import builtins as B
-from ...values.datum import Keyword, List, Symbol, Vector, pr_str
+from ...values.datum import Keyword, List, Map, Symbol, Vector, pr_str
 from ..evaluator import Evaluator, Mode
 from ..options import check, parse_options
 from ..values import (
@@ -16,6 +17,7 @@ from ..values import (
     Ref,
     deps_of,
     first_raw,
+    has_ref,
     is_function,
     refs_in,
 )
@@ -246,10 +248,29 @@ def _try(ev: Evaluator, form: List, env: Env):
         raise ev.error("W0301", "`try` takes an expression: (try expr :catch (fn [err] ...))",
                        form.span)
     opts = parse_options(ev, form, 2, TRY_OPTS, "try")
+    if ev.mode is not Mode.GRAPH:  # a helper or macro computing: compile-time errors
+        return _compile_time_try(ev, form, env, opts)
     graph = ev.step_graph("try", form.span)
     explicit = ev.static(opts["id"][0], env, opts["id"][1], "`:id`") if "id" in opts else None
     tid = graph.reserve("try", explicit, form.span)
-    body = ev.subgraph(tid, lambda: ev.guarded(ev.eval, form[1], env), span=form.span)
+
+    def body_value():
+        try:
+            return ev.eval(form[1], env)
+        except WlispError as err:
+            if "catch" in opts and _catchable(err):
+                raise _CaughtAtCompileTime(err) from None
+            ev.record(err)
+            return POISON
+
+    try:
+        body = ev.subgraph(tid, body_value, span=form.span)
+    except _CaughtAtCompileTime as caught:  # the body failed while being computed
+        graph.release(tid)
+        return _handle(ev, caught.err, opts, env, form)
+    if not body.builder.nodes and not has_ref(body.value):  # a value: nothing to run
+        graph.release(tid)
+        return body.value
     attrs, free = {"body": body.graph}, set(body.free)
     if "catch" in opts:
         handler = ev.eval(opts["catch"][0], env)
@@ -265,6 +286,38 @@ def _try(ev: Evaluator, form: List, env: Env):
             attrs["catch"], attrs["var"] = caught.graph, var
     graph.add(tid, "try", attrs, free, form.span)
     return ev.ref_to(tid)
+
+
+class _CaughtAtCompileTime(Exception):
+    def __init__(self, err):
+        self.err = err
+
+
+def _catchable(err: WlispError) -> bool:
+    """Errors of computing a value — `(error ...)`, `(throw ...)`, a builtin's (W0403) —
+    not mistakes in the program (unknown names, malformed forms)."""
+    return all(d.code == "W0403" for d in err.diagnostics)
+
+
+def _compile_time_try(ev: Evaluator, form: List, env: Env, opts):
+    """`try` while a value is computed at compile time (a `def`, a macro, a helper):
+    the handler gets `{:message ... :data ...}` for errors of computing values."""
+    try:
+        return ev.eval(form[1], env)
+    except WlispError as err:
+        if "catch" not in opts or not _catchable(err):
+            raise
+        return _handle(ev, err, opts, env, form)
+
+
+def _handle(ev: Evaluator, err: WlispError, opts, env, form):
+    handler = ev.eval(opts["catch"][0], env)
+    if not is_function(handler, 1):
+        raise ev.error("W0303", "`:catch` takes a function of one argument: (fn [err] ...)",
+                       opts["catch"][1]) from None
+    info = Map({Keyword("message"): err.diagnostics[0].message,
+                Keyword("data"): getattr(err, "data", None)})
+    return ev.call_fn(handler, [info], form)
 
 
 # --- map with a spawning function ---------------------------------------------------------

@@ -208,11 +208,17 @@ def _error_form(ev: Evaluator, form: List, env: Env):
     if isinstance(message, Ref) or has_ref(message):
         raise ev.error("W0309", "`error` is raised at compile time; for a runtime failure use "
                        "`fail`", form.span)
+    data = message
+    if isinstance(message, Map) and Keyword("message") in message:  # (throw {:message ..})
+        message = message[Keyword("message")]
     try:
         text = B.render(message)
     except B.BuiltinError as exc:
-        raise ev.error("W0303", f"`error` needs a message: {exc}", form.span) from None
-    raise ev.error("W0403", text, form.span)
+        raise ev.error("W0303", f"`{form[0].name}` needs a message: {exc}",
+                       form.span) from None
+    err = ev.error("W0403", text, form.span)
+    err.data = data  # what a compile-time `try` handler gets as `:data`
+    raise err
 
 
 def _if(ev: Evaluator, form: List, env: Env):
@@ -360,5 +366,5 @@ _HOLE_NAME = re.compile(r"[^\s\d:.(){}\[\]\"';`~][^\s(){}\[\]\"';`~]*\Z")
 
 FORMS = {"def": _def, "defn": _defn, "defmacro": _defn, "fn": _fn, "let": _let, "do": _do,
          "quote": _quote, "quasiquote": _quasiquote, "unquote": _unquote, "gensym": _gensym,
-         "unquote-splicing": _unquote, "error": _error_form, "if": _if, "when": _when,
+         "unquote-splicing": _unquote, "error": _error_form, "throw": _error_form, "if": _if, "when": _when,
          "cond": _cond, "case": _case, "and": _and_or, "or": _and_or, "fmt": _fmt}
