@@ -333,3 +333,28 @@ def test_a_workflow_try_over_a_step_stays_a_run_time_try():
     spec = compile('(defagent w) (defworkflow main [] (try (spawn w "x") :catch '
                    '(fn [e] "fallback")))')
     assert spec.graph.nodes[0].kind == "try"
+
+
+# --- functions of functions ---------------------------------------------------------------
+
+@pytest.mark.parametrize("src, printed", [
+    ("((partial + 1 2) 3)", "6"), ('(map (partial str "x-") [1 2])', '["x-1" "x-2"]'),
+    ("((comp inc inc) 1)", "3"), ("((comp str +) 1 2)", '"3"'),
+    ('(map (comp upper first) ["ab" "cd"])', '["A" "C"]'),
+    ("(map (fn [& xs] (len xs)) [[1] [2]])", "[1 1]"),
+])
+def test_partial_and_comp(src, printed):
+    assert lisp(src) == printed
+
+
+def test_partial_comp_and_variadic_functions_over_run_time_values():
+    import wlisp
+    from wlisp.executors.mock import MockExecutor
+    from wlisp.lang.api import compile
+
+    spec = compile('(defworkflow main [x] (let [xs (split x ",")] '
+                   '[(map (partial str "x-") xs) (map (comp upper first) xs) '
+                   '(map (fn [& parts] (len parts)) xs)]))')
+    res = wlisp.run(spec, executor=MockExecutor(), inputs={"x": "ab,cd"})
+    assert res.status == "completed", res.error
+    assert res.value == [["x-ab", "x-cd"], ["A", "C"], [1, 1]]

@@ -448,6 +448,9 @@ class Evaluator:
             runtime = any(isinstance(a, Ref) for a in args)
         else:
             runtime = any(has_ref(a) for a in args)
+        if name == "apply" and isinstance(args[-1], (Vector, List)):
+            # the arguments are known (though maybe not their values): a direct call
+            return self.apply(args[0], [*args[1:-1], *args[-1]], form)
         if name in L.HIGHER_ORDER:
             return self.apply_higher(name, args, form, runtime)
         if runtime:
@@ -513,8 +516,9 @@ class Evaluator:
             return {"fn": {"params": params, "in": scope, "body": body}}, Ref(None)
         if not isinstance(f, Fn) or isinstance(f, Macro):
             raise self.error("W0303", f"expected a function, got {B.type_name(f)}", form.span)
-        chosen = (f.arity_for(nparams) or (f.params,))[0]
-        names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(chosen)]
+        fixed, _ = _split_rest(list((f.arity_for(nparams) or (f.params,))[0]))
+        names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(fixed)]
+        names += [f"more{i}" for i in range(len(names), nparams)]  # into its `& rest`
         args = [Ref({"var": n, "in": scope}) for n in names]
         nested = self.mode is Mode.PURE
         try:

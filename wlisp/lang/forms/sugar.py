@@ -1,12 +1,13 @@
 """Forms that are rewrites of others, as Clojure has them: the threading forms
-`->`, `->>`, `cond->`, the binding conditionals `if-let`, `when-let`, and
-`macroexpand-1` / `macroexpand` to see what a macro writes."""
+`->`, `->>`, `cond->`, the binding conditionals `if-let`, `when-let`, functions
+made of functions (`partial`, `comp`), and `macroexpand-1` / `macroexpand` to see
+what a macro writes."""
 
 from __future__ import annotations
 
 from ...values.datum import List, Symbol, Vector
 from ..evaluator import Evaluator
-from ..values import Env, Macro
+from ..values import POISON, Env, Fn, Macro
 from .core import gensym
 
 
@@ -55,6 +56,43 @@ def _if_let(ev: Evaluator, form: List, env: Env):
                          List((Symbol("if"), g, then, *other), form.span)), form.span), env)
 
 
+def _made_fn(ev: Evaluator, form: List, env: Env, build):
+    """A function over `& args` whose body `build(names, args)` writes with the
+    evaluated arguments of `form` bound to fresh names."""
+    values = [ev.eval(a, env) for a in form[1:]]
+    if POISON in values:
+        return POISON
+    inner = Env(env)
+    names = []
+    for v in values:
+        names.append(gensym(ev, "f"))
+        inner.vars[names[-1].name] = v
+    rest = gensym(ev, "args")
+    params = Vector((Symbol("&"), rest), form.span)
+    return Fn(form[0].name, params, (build(names, rest),), inner, form.span)
+
+
+def _partial(ev: Evaluator, form: List, env: Env):
+    """`(partial f a b)`: a function of the remaining arguments."""
+    if len(form) < 2:
+        raise ev.error("W0301", "`partial` takes a function and arguments", form.span)
+    return _made_fn(ev, form, env, lambda names, rest: List(
+        (Symbol("apply"), *names, rest), form.span))
+
+
+def _comp(ev: Evaluator, form: List, env: Env):
+    """`(comp f g)`: `(f (g x ...))`; the last function takes all the arguments."""
+    if len(form) < 2:
+        raise ev.error("W0301", "`comp` takes one or more functions", form.span)
+
+    def build(names, rest):
+        call = List((Symbol("apply"), names[-1], rest), form.span)
+        for name in reversed(names[:-1]):
+            call = List((name, call), form.span)
+        return call
+    return _made_fn(ev, form, env, build)
+
+
 def macro_of(ev: Evaluator, x, env: Env):
     if isinstance(x, List) and x and isinstance(x[0], Symbol):
         value = env.get(x[0].name)
@@ -75,5 +113,6 @@ def _macroexpand(ev: Evaluator, form: List, env: Env):
 
 
 FORMS = {"->": _thread(False), "->>": _thread(True), "cond->": _cond_thread,
-         "if-let": _if_let, "when-let": _if_let, "macroexpand-1": _macroexpand,
+         "if-let": _if_let, "when-let": _if_let, "partial": _partial, "comp": _comp,
+         "macroexpand-1": _macroexpand,
          "macroexpand": _macroexpand}
