@@ -283,13 +283,23 @@
                    opts)
         labels (keys branches)
         names (join ", " labels)
-        ; The caller's forms are evaluated once, as arguments, in the caller's scope.
-        arms (map (fn [i] `(~(nth labels i) ((nth handlers ~i) item))) (range (len labels)))]
-    `((fn [agent item handlers otherwise instruction]
-        (classify (spawn agent (fmt ~(str "{instruction}\nLabels: " names "\n\n{item}")))
-          ~@arms
-          ~@(if (get o :else) [`(:else (otherwise item))] [])))
-      ~classifier ~input [~@(vals branches)] ~(get o :else) ~(get o :instruction))))
+        ; The caller's forms are evaluated once, in the caller's scope, under fresh names
+        ; (gensyms), so they cannot capture or be captured by the macro's own.
+        item (gensym "item")
+        handlers (gensym "handlers")
+        instruction (gensym "instruction")
+        otherwise (gensym "otherwise")
+        arms (map (fn [i] `(~(nth labels i) ((nth ~handlers ~i) ~item)))
+                  (range (len labels)))]
+    `(let [~item ~input
+           ~handlers [~@(vals branches)]
+           ~otherwise ~(get o :else)
+           ~instruction ~(get o :instruction)]
+       (classify (spawn ~classifier
+                        (fmt ~(str "{" (name instruction) "}\nLabels: " names "\n\n{"
+                                   (name item) "}")))
+         ~@arms
+         ~@(if (get o :else) [`(:else (~otherwise ~item))] [])))))
 
 (defn best-of
   "N candidates for `task` in parallel, judged pairwise in a tournament; the value is
