@@ -90,3 +90,20 @@ def test_case_over_a_typed_input_must_be_exhaustive():
         compile('(defagent w) (defworkflow main [(tone (enum "a" "b") "a")] '
                 '(case tone "a" (spawn w "x")))')
     assert info.value.diagnostics[0].code == "W0310"
+
+
+# --- typed results ------------------------------------------------------------------------
+
+def test_a_workflow_result_is_checked_against_its_declared_type():
+    ok = compile('(defagent w) (defworkflow main [] :returns {:score int :note string} '
+                 '(let [r (spawn w "rate" :returns {:score int})] {:score r.score '
+                 ':note "fine"}))')
+    assert ok.returns["properties"]["score"] == {"type": "integer"}
+    assert WorkflowSpec.from_json(ok.to_json()).returns == ok.returns
+    res = wlisp.run(ok, executor=MockExecutor(), inputs={})
+    assert res.status == "completed", res.error
+    bad = compile('(defagent w) (defworkflow main [] :returns {:score int} '
+                  '(let [r (spawn w "rate")] {:score r.output}))')
+    res = wlisp.run(bad, executor=MockExecutor(), inputs={})
+    assert res.status == "failed"
+    assert "is not of its declared type" in res.error and "score" in res.error

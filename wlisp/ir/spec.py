@@ -47,6 +47,7 @@ class WorkflowSpec:
     tools: dict = field(default_factory=dict)
     schemas: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)  # typed params: name -> {type, default}
+    returns: dict | None = None                  # the result's type (a JSON Schema)
     budget: dict | None = None
     concurrency: int | None = None
     source: str | None = None
@@ -102,7 +103,7 @@ class WorkflowSpec:
                        params=list(data.get("params", [])),
                        description=data.get("description"), agents=data.get("agents", {}),
                        tools=data.get("tools", {}), schemas=data.get("schemas", {}),
-                       inputs=data.get("inputs", {}),
+                       inputs=data.get("inputs", {}), returns=data.get("returns"),
                        budget=data.get("budget") or None, concurrency=data.get("concurrency"),
                        source=data.get("source"), span=Span.from_json(data.get("span")),
                        version=data["wlisp_spec"])

@@ -110,6 +110,7 @@ def json_schema() -> dict:
             "source": {"type": ["string", "null"]},
             **_declarations(),
             "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
+            "returns": {"type": ["object", "null"]},
             "inputs": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False,
                 "properties": {"type": {"type": "object"}, "default": {}, "span": span}}},
@@ -236,6 +237,9 @@ def validate_spec(spec) -> None:
         if problem is not None:
             problems.append(Diagnostic("W0601", f"schema `{name}` is not a JSON Schema: "
                                        f"{problem}"))
+    if spec.returns is not None and schema_problem(spec.returns) is not None:
+        problems.append(Diagnostic("W0601", "`returns` is not a JSON Schema: "
+                                   f"{schema_problem(spec.returns)}"))
     for name, decl in spec.inputs.items():
         problem = schema_problem(decl.get("type", {})) if name in spec.params else \
             "it is not a parameter"

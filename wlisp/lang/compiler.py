@@ -96,7 +96,7 @@ def _spec(ev: Evaluator, wf: WorkflowDef, graph: GraphDraft) -> WorkflowSpec:
         name=wf.name, graph=graph.emit(), params=[p.name for p in wf.params],
         description=opts.get("description"), agents=agents, tools=tools,
         schemas=dict(sorted(ev.used_schemas.items())), budget=opts.get("budget"),
-        inputs=dict(wf.inputs),
+        inputs=dict(wf.inputs), returns=opts.get("returns"),
         concurrency=opts.get("concurrency"), source=wf.span.file if wf.span else None,
         span=wf.span)
     problems = taint.check(spec)[0]  # marks the steps quarantined values choose

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..contract import Event
 from ..errors import usage_error
+from ..ir.inputs import schema_mismatch
 from ..ir.spec import WorkflowSpec
 from ..values.builtins import BuiltinError, to_json
 from .cancel import BudgetExhausted
@@ -211,9 +212,15 @@ async def _outcome(state: RunState) -> tuple[str, object, str | None, str | None
     if not res.ok:
         return "failed", None, _located(res), res.failed_node and res.failed_node.id
     try:
-        return "completed", to_json(res.value), None, None
+        value = to_json(res.value)
     except BuiltinError as exc:  # a value without a JSON form
         return "failed", None, f"the result of workflow `{state.spec.name}`: {exc}", None
+    if state.spec.returns is not None:  # `:returns` of the workflow: its result's type
+        problem = schema_mismatch(state.spec.returns, value)
+        if problem is not None:
+            return "failed", None, (f"the result of workflow `{state.spec.name}` is not "
+                                    f"of its declared type: {problem}"), None
+    return "completed", value, None, None
 
 
 def _located(res) -> str:

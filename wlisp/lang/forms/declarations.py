@@ -29,7 +29,7 @@ from .core import check_definable, name_at
 AGENT_OPTS = {"executor", "model", "system", "tools", "max-steps", "timeout", "retries", "role",
               "isolation", "context", "trust", "exclusive", "description"}
 TOOL_OPTS = {"description", "params", "command"}
-WORKFLOW_OPTS = {"description", "budget", "concurrency"}
+WORKFLOW_OPTS = {"description", "budget", "concurrency", "returns"}
 _TOOL_HOLE = re.compile(r"\{([^{}]+)\}")
 
 
@@ -224,12 +224,17 @@ def _defworkflow(ev: Evaluator, form: List, env: Env):
         seen.add(p.name)
         params.append(p)
     raw = parse_options(ev, form, 3, WORKFLOW_OPTS, "defworkflow", leading=True)
+    returns = raw.pop("returns", None)
     opts = static_options(ev, raw, env, "`:{key}`")
     cfg = {}
     ev.guarded(string_option, opts, "description", cfg)
     ev.guarded(int_option, opts, "concurrency", 1, cfg)
     if "budget" in opts:
         ev.guarded(_budget, ev, opts["budget"], raw["budget"][0], cfg)
+    if returns is not None:  # the result's type: checked when a run ends
+        typed = ev.guarded(returns_type, ev, returns[0], returns[1], env)
+        if typed is not POISON:
+            cfg["returns"] = typed[1]
     if raw.end >= len(form):
         if raw.bad:  # a dangling option was reported already
             return POISON
