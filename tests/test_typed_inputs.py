@@ -107,3 +107,33 @@ def test_a_workflow_result_is_checked_against_its_declared_type():
     res = wlisp.run(bad, executor=MockExecutor(), inputs={})
     assert res.status == "failed"
     assert "is not of its declared type" in res.error and "score" in res.error
+
+
+SUB = ('(defagent w) (defworkflow sub [] :returns {:score int :note string} '
+       '(let [r (spawn w "rate" :returns {:score int})] {:score r.score :note "ok"})) '
+       '(defworkflow sub2 [] :returns {:n int} (spawn w "x" :returns {:n int})) ')
+
+
+@pytest.mark.parametrize("main, field", [
+    ("(defworkflow main [] (let [s (sub)] s.scor))", "scor"),
+    ("(defworkflow main [] (let [a (sub2)] a.m))", "m"),
+])
+def test_reading_a_field_a_callees_type_does_not_declare_is_an_error(main, field):
+    with pytest.raises(WlispError) as info:
+        compile(SUB + main, "main")
+    d = info.value.diagnostics[0]
+    assert d.code == "W0206" and f"no field `{field}`" in d.message
+
+
+def test_declared_fields_of_a_callees_result_are_read():
+    spec = compile(SUB + "(defworkflow main [] (let [s (sub) a (sub2)] [s.score a.n]))",
+                   "main")
+    assert wlisp.run(spec, executor=MockExecutor(), inputs={}).status == "completed"
+
+
+def test_a_callee_whose_known_result_is_not_of_its_type_is_a_compile_error():
+    with pytest.raises(WlispError) as info:
+        compile('(defworkflow bad [] :returns {:n int} {:n "x"}) '
+                '(defworkflow main [] (bad))', "main")
+    assert info.value.diagnostics[0].code == "W0303"
+    assert "not of its declared type" in info.value.diagnostics[0].message

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from ..errors import Span, WlispError
 from ..ir import taint
+from ..ir.inputs import schema_mismatch
 from ..ir.spec import WorkflowSpec
+from ..values.builtins import to_json
+from ..values.datum import Map
 from .builder import GraphBuilder, GraphDraft
 from .evaluator import Evaluator
 from .values import Env, Ref, has_ref
@@ -45,9 +48,29 @@ def inline_workflow(ev: Evaluator, wf: WorkflowDef, args, form):
     ev.call_stack.append(wf)
     try:
         with graph.namespace_of(wf.name):
-            return ev.eval_body(wf.body, env)
+            value = ev.eval_body(wf.body, env)
     finally:
         ev.call_stack.pop()
+    returns = wf.opts.get("returns")
+    return value if returns is None else typed_result(ev, wf, value, returns, form)
+
+
+def typed_result(ev: Evaluator, wf: WorkflowDef, value, returns: dict, form):
+    """A called workflow's value, known to be of its `:returns` type: checked now when
+    it is known now, and reading a field the type does not declare is W0206."""
+    if isinstance(value, Ref):
+        return Ref(value.expr, value.deps, "typed", value.node, returns, value.raw,
+                   value.raw_use)
+    if not has_ref(value):
+        problem = schema_mismatch(returns, to_json(value))
+        if problem:
+            raise ev.error("W0303", f"workflow `{wf.name}` returns a value not of its "
+                           f"declared type: {problem}", form.span,
+                           (f"`{wf.name}` is defined here", wf.span))
+    if isinstance(value, Map):
+        value = Map(value, span=value.span, pair_spans=value.pair_spans)
+        value.declared = returns  # get_path checks the fields read
+    return value
 
 
 def compile_workflow(ev: Evaluator, wf: WorkflowDef) -> WorkflowSpec:

@@ -296,6 +296,7 @@ class Evaluator:
             if isinstance(value, Ref):
                 return self.runtime_get(value, path[i:], sym)
             if isinstance(value, Map):
+                self.check_declared(value, key, sym)
                 value = value.get(key, value.get(Keyword(key)))
             elif value is None:
                 return None
@@ -304,12 +305,26 @@ class Evaluator:
                                  f"{B.type_name(value)}", sym.span)
         return value
 
+    def check_declared(self, value, key: str, sym) -> None:
+        """A field of a workflow's result must be one its `:returns` type declares."""
+        fields = fields_of(getattr(value, "declared", None))
+        if fields is not None and key not in fields:
+            raise self.error("W0206", f"the workflow's result has no field `{key}`"
+                             + did_you_mean(key, fields), sym.span,
+                             (f"its :returns fields are: {', '.join(fields)}", None))
+
     def runtime_get(self, ref: Ref, path, sym) -> Ref:
         """Residual dotted access, checked against a step's `:returns` schema."""
         key = path[0]
         out = merge_refs({"get": ref.expr, "path": list(path)}, [ref])
         if out.raw is not None and out.raw_use is None:
             out.raw_use = sym.span
+        if ref.kind == "typed":  # a called workflow's result, of its declared type
+            holder = Map()
+            holder.declared = ref.schema
+            self.check_declared(holder, key, sym)
+            out.schema = schema_at(ref.schema, path)
+            return out
         if ref.kind != "outcome":
             return out
         if key in OUTCOME_FIELDS:
