@@ -180,6 +180,7 @@ def test_seq_is_clojures_and_in_order_sequences_steps():
     ("(symbol? 'x)", "true"), ("(keyword? :a)", "true"), ("(int? 1.5)", "false"),
     ("(int? 2)", "true"), ("(some? nil)", "false"), ("(boolean? false)", "true"),
     ("(true? 1)", "false"), ("(false? false)", "true"),
+    ("[(fn? inc) (fn? (fn [x] x)) (fn? 1)]", "[true true false]"),
 ])
 def test_more_of_the_core(src, printed):
     assert lisp(src) == printed

@@ -250,6 +250,8 @@ TABLE = {
     "some?": (lambda x: x is not None, 1, 1), "boolean?": (lambda x: isinstance(x, bool), 1, 1),
     "int?": (lambda x: _is_int(x), 1, 1),
     "seq?": (lambda x: isinstance(x, List), 1, 1),
+    # functions are the language's own values: known here by the name of their type
+    "fn?": (lambda x: getattr(x, "type_name", None) in ("function", "builtin"), 1, 1),
     "coll?": (lambda x: is_seq(x) or isinstance(x, Mapping), 1, 1),
 }
 # builtin -> (position of its function argument, how many arguments it gets; None: any)
