@@ -243,6 +243,8 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
 
     spec, ex, label, cfg, values = _guarded(obj, prepare)
     store = None if no_journal else (state_dir or default_state_dir(file))
+    if resume_from and store:  # `last`, a prefix
+        resume_from = _read_journal(obj, store, lambda journal: journal.resolve(resume_from))
     profile = {"name": executor, "config": cfg.path,
                **({"answers": os.path.abspath(answers)} if answers else {})}
     run_id = run_id or new_run_id()
@@ -283,10 +285,11 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
     def prepare(sources):
         journal = Journal(store, create=False)
         try:
-            run = journal.run(run_id)
+            resolved[0] = journal.resolve(run_id)  # `last`, a prefix
+            run = journal.run(resolved[0])
             if run.status == "paused" and not answer:
-                raise usage_error(waiting_message(run_id, waiting_gates(journal, run_id)))
-            given = gate_answers(journal, run_id, answer)
+                raise usage_error(waiting_message(run.id, waiting_gates(journal, run.id)))
+            given = gate_answers(journal, run.id, answer)
         finally:
             journal.close()
         profile = run.executor
@@ -295,7 +298,9 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
                                  config or profile.get("config"), None, sources, search=False)
         return ex, given, parse_budget(budget), label
 
+    resolved = [run_id]
     ex, given, raised, label = _guarded(obj, prepare)
+    run_id = resolved[0]
     sink, live = _progress(f"{run_id} ({label})", quiet)
     result = _drive(obj, lambda: resume_async(run_id, ex, store=store, answers=given,
                                               budget=raised or None, events=sink,
@@ -328,8 +333,11 @@ def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
     """A run's nodes: status, attempts, timings, usage, errors and source location."""
     from .render import print_show, show_json
 
-    run, nodes, logs = _read_journal(obj, state_dir, lambda journal: (
-        journal.run(run_id), journal.node_view(run_id), journal.log_dir(run_id)))
+    def read(journal):
+        rid = journal.resolve(run_id)  # `last`, a prefix
+        return journal.run(rid), journal.node_view(rid), journal.log_dir(rid)
+
+    run, nodes, logs = _read_journal(obj, state_dir, read)
     if as_json:
         click.echo(show_json(run, nodes, logs))
     else:

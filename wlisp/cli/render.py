@@ -49,6 +49,9 @@ def print_result(result, state_dir: str | None) -> None:
             value = value["output"]
         click.echo(value if isinstance(value, str) else
                    json.dumps(value, indent=2, ensure_ascii=False))
+        if state_dir:  # every run says how to find it again
+            click.echo(f"run {result.run_id} completed; see it with: wlisp show "
+                       f"{result.run_id}{where}", err=True)
         return
     click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
     for line in problem_lines(result):

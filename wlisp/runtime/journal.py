@@ -79,22 +79,37 @@ def check_run_id(run_id: str) -> str:
 
 
 def default_state_dir(near: str | None = None) -> str:
-    """WLISP_HOME, else `.wlisp` beside `near` (a workflow file), else the nearest
-    `.wlisp` above the current directory, else `./.wlisp`."""
+    """Where a project's runs are journaled: WLISP_HOME, else `.wlisp` in the project's
+    root — the nearest directory holding `wlisp.toml`, else the git root, else the
+    current directory — looking up from `near` (a workflow file) or the current
+    directory. A journal kept beside the workflow file by wlisp 0.1 is still used when
+    the project has none."""
     env = os.environ.get("WLISP_HOME")
     if env:
         return env
-    if near and not near.startswith("<") and near != "-":
-        return os.path.join(os.path.dirname(os.path.abspath(near)), ".wlisp")
-    here = os.getcwd()
-    while True:
-        candidate = os.path.join(here, ".wlisp")
-        if os.path.isdir(candidate):
-            return candidate
-        parent = os.path.dirname(here)
-        if parent == here:
-            return os.path.join(os.getcwd(), ".wlisp")
-        here = parent
+    start = os.path.dirname(os.path.abspath(near)) if near and not near.startswith("<") \
+        and near != "-" else os.getcwd()
+    root = project_root(start)
+    chosen = os.path.join(root or os.getcwd(), ".wlisp")
+    beside = os.path.join(start, ".wlisp")
+    if not os.path.exists(os.path.join(chosen, DB_NAME)) and \
+            os.path.exists(os.path.join(beside, DB_NAME)):
+        return beside
+    return chosen
+
+
+def project_root(start: str) -> str | None:
+    """The nearest directory at or above `start` with `wlisp.toml`, else with `.git`."""
+    for marker in ("wlisp.toml", ".git"):
+        here = start
+        while True:
+            if os.path.exists(os.path.join(here, marker)):
+                return here
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+    return None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -248,6 +263,25 @@ class Journal:
                      socket.gethostname(), now))
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from None
+
+    def resolve(self, ref: str) -> str:
+        """The run id `ref` names: an id, `last` (the newest run) or a unique prefix."""
+        if ref == "last":
+            rows = self._q("SELECT id FROM runs ORDER BY created DESC LIMIT 1")
+            if not rows:
+                raise journal_error(f"no runs in {self.dir} yet", "W0804")
+            return rows[0][0]
+        check_run_id(ref)
+        if self._q("SELECT 1 FROM runs WHERE id=?", (ref,)):
+            return ref
+        like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found = [r[0] for r in self._q("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' "
+                                       "ORDER BY created DESC LIMIT 6", (like,))]
+        if len(found) > 1:
+            raise journal_error(f"`{ref}` names several runs: {', '.join(found[:5])}"
+                                f"{' ...' if len(found) > 5 else ''}; give more of the id",
+                                "W0804")
+        return found[0] if found else ref  # unknown: `run` says so, listing recent ones
 
     def run(self, run_id: str) -> RunRow:
         """A run's row, its JSON columns decoded."""

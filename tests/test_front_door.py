@@ -1,0 +1,87 @@
+"""Finding runs: one journal per project (the nearest wlisp.toml, else the git root,
+else the current directory), every run ends with its id, run ids accept `last` and
+unique prefixes, and `python -m wlisp` works. Through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import wlisp_bin
+
+PROGRAM = '(defagent w)\n(defworkflow main [x] (spawn w (fmt "do {x}")))\n'
+
+
+def cli(*args, cwd, home=None):
+    env = {k: v for k, v in os.environ.items() if k != "WLISP_HOME"}
+    if home:
+        env["WLISP_HOME"] = str(home)
+    return subprocess.run([wlisp_bin(), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "wlisp.toml").write_text("")
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "main.wl").write_text(PROGRAM)
+    return tmp_path
+
+
+def test_runs_are_journaled_in_the_project_and_listed_from_its_root(project):
+    res = cli("run", "flows/main.wl", "-i", "x=1", cwd=project)
+    assert res.returncode == 0, res.stderr
+    assert (project / ".wlisp" / "wlisp.db").exists()
+    assert not (project / "flows" / ".wlisp").exists()
+    listed = cli("runs", "--json", cwd=project / "flows")  # from anywhere inside
+    assert len(json.loads(listed.stdout)) == 1
+
+
+def test_without_wlisp_toml_the_git_root_holds_the_journal(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "main.wl").write_text(PROGRAM)
+    assert cli("run", "b/main.wl", "-i", "x=1", cwd=tmp_path / "a").returncode == 0
+    assert (tmp_path / ".wlisp" / "wlisp.db").exists()
+
+
+def test_a_journal_beside_the_file_from_wlisp_0_1_is_still_read(project):
+    old = project / "flows" / ".wlisp"
+    first = cli("run", "flows/main.wl", "-i", "x=1", "--state-dir", str(old), cwd=project)
+    assert first.returncode == 0
+    listed = cli("runs", "--json", cwd=project / "flows")
+    assert len(json.loads(listed.stdout)) == 1
+
+
+def test_every_run_ends_with_its_id_and_ids_accept_last_and_prefixes(project):
+    first = cli("run", "flows/main.wl", "-i", "x=1", cwd=project)
+    second = cli("run", "flows/main.wl", "-i", "x=2", cwd=project)
+    runs = json.loads(cli("runs", "--json", cwd=project).stdout)
+    newest, older = runs[0]["id"], runs[1]["id"]
+    assert f"run {older} completed; see it with: wlisp show {older}" in first.stderr
+    assert f"run {newest} completed" in second.stderr
+    shown = json.loads(cli("show", "last", "--json", cwd=project).stdout)
+    assert shown["id"] == newest
+    unique = next(newest[:n] for n in range(1, len(newest) + 1)
+                  if not older.startswith(newest[:n]))
+    by_prefix = cli("show", unique, "--json", cwd=project)
+    assert by_prefix.returncode == 0 and newest in by_prefix.stdout
+    common = os.path.commonprefix([newest, older])
+    if common:
+        both = cli("show", common, cwd=project)
+        assert both.returncode != 0 and "names several runs" in both.stderr
+    again = cli("run", "flows/main.wl", "-i", "x=2", "--resume", "last", cwd=project)
+    assert again.returncode == 0 and "reused" in again.stderr
+
+
+def test_python_dash_m_wlisp_is_the_command(project):
+    res = subprocess.run([sys.executable, "-m", "wlisp", "check", "flows/main.wl"],
+                         cwd=project, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    helped = subprocess.run([sys.executable, "-m", "wlisp", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert helped.stdout.startswith("Usage: wlisp ")
