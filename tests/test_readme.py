@@ -27,3 +27,24 @@ def test_readme_diagnostic_is_real(tmp_path):
                          cwd=tmp_path)
     assert res.returncode == 1
     assert res.stderr.startswith(shown)
+
+
+def test_the_quick_start_is_two_commands_and_ci_runs_the_second():
+    section = README.split("## Quick start", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2 and commands[1] == "uv run pytest"
+    assert "uv run pytest" in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+    first = commands[0].split()
+    assert first[:3] == ["uv", "run", "wlisp"]
+    env = {**os.environ}
+    res = subprocess.run([wlisp_bin(), *shlex_split(commands[0])[3:]], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip()
+
+
+def shlex_split(text):
+    import shlex
+
+    return shlex.split(text)

@@ -133,7 +133,8 @@ def _read_journal(obj: Context, state_dir, read):
 
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False),
-    help="Journal directory (default: .wlisp beside the workflow, or WLISP_HOME).")
+    help="Journal directory (default: WLISP_HOME, else .wlisp in the project: the "
+    "nearest wlisp.toml, else the git root, else here).")
 executor_option = click.option(
     "--executor", "-e", help="A profile of wlisp.toml or a built-in (mock, scripted) for every "
     "step; default: wlisp.toml's [agents] routing, else mock.")
