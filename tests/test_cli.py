@@ -70,7 +70,7 @@ def test_check_clean_files():
 
 def test_missing_file_is_a_clear_error():
     res = run("compile", "nope.wl")
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # how wlisp was called (SPEC §10)
     assert "W0505" in res.output and "Traceback" not in res.output
 
 

@@ -85,3 +85,38 @@ def test_python_dash_m_wlisp_is_the_command(project):
     helped = subprocess.run([sys.executable, "-m", "wlisp", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert helped.stdout.startswith("Usage: wlisp ")
+
+
+# --- small things users hit ---------------------------------------------------------------
+
+def test_usage_mistakes_exit_2(tmp_path):
+    missing = cli("run", "nofile.wl", cwd=tmp_path, home=tmp_path / "s")
+    assert missing.returncode == 2 and "cannot read `nofile.wl`" in missing.stderr
+    (tmp_path / "two.wl").write_text('(defagent w)\n(defworkflow a [] (spawn w "x"))\n'
+                                     '(defworkflow b [] (spawn w "y"))\n')
+    several = cli("run", "two.wl", cwd=tmp_path, home=tmp_path / "s")
+    assert several.returncode == 2 and "--workflow" in several.stderr
+
+
+def test_help_shows_resume_whole():
+    res = subprocess.run([wlisp_bin(), "--help"], capture_output=True, text=True, timeout=60)
+    line = next(x for x in res.stdout.splitlines() if x.strip().startswith("resume"))
+    assert not line.rstrip().endswith("...")
+
+
+@pytest.mark.parametrize("src, words", [
+    ('(spawn w "x" :retuns {:a int})', "did you mean `:returns`?"),
+    ('(spawn w "x" :returns {:score float})', "did you mean `number`?"),
+    ('(spawn w "x" :returns {:score float})', "types are string, int, number, bool"),
+])
+def test_diagnostics_suggest_what_wlisp_calls_it(tmp_path, src, words):
+    (tmp_path / "f.wl").write_text(f"(defagent w)\n(defworkflow main [] {src})\n")
+    res = cli("check", "f.wl", cwd=tmp_path)
+    assert res.returncode == 1 and words in res.stderr, res.stderr
+
+
+def test_an_unknown_input_is_named_before_the_missing_one(tmp_path):
+    (tmp_path / "f.wl").write_text("(defagent w)\n(defworkflow main [diff] (spawn w diff))\n")
+    res = cli("run", "f.wl", "-i", "dif=x", cwd=tmp_path, home=tmp_path / "s")
+    assert res.returncode == 2
+    assert "has no input `dif` (did you mean `diff`?)" in res.stderr

@@ -35,7 +35,8 @@ def _guarded(ctx: Context, fn, as_json: bool = False):
         if ctx.debug:
             raise
         report(err, sources, as_json)
-        usage = all(d.code.startswith("W07") for d in err.diagnostics)
+        # how wlisp was called (SPEC §10): options, inputs, run ids, a file that is not there
+        usage = all(d.code.startswith("W07") or d.code == "W0505" for d in err.diagnostics)
         sys.exit(EXIT_USAGE if usage else EXIT_FAILED)
 
 
@@ -146,7 +147,8 @@ concurrency_option = click.option("--concurrency", "-c", type=int,
                                   help="Bound on concurrent steps.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                                "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
 @click.version_option(package_name="wlisp")
 @click.pass_context
@@ -210,7 +212,7 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
     click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
 
-@main.command("run")
+@main.command("run", short_help="Compile FILE (or load a spec) and run it.")
 @click.argument("file")
 @click.option("--input", "-i", "inputs", multiple=True, metavar="K=V|K=@FILE",
               help="A workflow input: JSON or text, or @file for a file's contents.")
@@ -256,7 +258,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     _finish(result, as_json, store)
 
 
-@main.command("resume")
+@main.command("resume", short_help="Continue RUN: journaled steps reused, the rest run again.")
 @click.argument("run_id", metavar="RUN")
 @click.option("--answer", "answer", multiple=True, metavar="VALUE|NODE=VALUE",
               help="Answer a human gate (JSON or text); NODE= picks one of several gates.")

@@ -115,8 +115,9 @@ class OpenAIExecutor:
             except self.openai.APITimeoutError:
                 return self._failed(spec, "the API did not answer in time", "timeout", usage)
             except self.openai.APIConnectionError as exc:
-                return self._failed(spec, f"cannot reach the API: {_brief(exc)}",
-                                    "connection", usage)
+                where = self._client_args.get("base_url") or "the OpenAI API"
+                return self._failed(spec, f"executor `{self.name}` cannot reach {where}: "
+                                    f"{_brief(exc)}", "connection", usage)
             except self.openai.APIStatusError as exc:
                 reason = "transient" if exc.status_code >= 500 else "error"
                 return self._failed(spec, f"API error {exc.status_code}: {_brief(exc)}", reason,

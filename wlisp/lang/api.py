@@ -59,7 +59,7 @@ def pick_workflow(comp, name: str | None, filename: str):
     if not workflows:
         raise WlispError(Diagnostic("W0504", f"{filename} defines no workflow "
                                     "(add a `defworkflow`)"))
-    raise WlispError(Diagnostic("W0504", f"{filename} defines several workflows "
+    raise WlispError(Diagnostic("W0701", f"{filename} defines several workflows "
                                 f"({', '.join(workflows)}) and none is `main`; pick one "
                                 "with --workflow"))
 

@@ -47,7 +47,8 @@ def parse_options(ev, form: List, start: int, allowed, what: str, *, leading: bo
             break
         if key not in allowed:
             _report(ev, opts, "W0207", f"unknown option `:{key}` for `{what}`"
-                    + did_you_mean(key, sorted(allowed)), form.span_at(i),
+                    + did_you_mean(f":{key}", [f":{a}" for a in sorted(allowed)]),
+                    form.span_at(i),
                     (f"`{what}` takes: " + ", ".join(f":{a}" for a in sorted(allowed)), None))
         else:
             value = form[i + 1]

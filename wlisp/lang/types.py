@@ -21,6 +21,10 @@ PRIMITIVES = {
     "null": {"type": "null"},
 }
 CONSTRUCTORS = ("enum", "list-of", "optional", "one-of", "json-schema")
+# what other languages call our types
+OTHER_NAMES = {"float": "number", "double": "number", "integer": "int", "long": "int",
+               "boolean": "bool", "str": "string", "text": "string", "list": "list-of",
+               "array": "list-of", "dict": "{:field T}", "object": "{:field T}"}
 TYPE_NAMES = (*PRIMITIVES, *CONSTRUCTORS)  # every name the type language knows
 
 
@@ -59,8 +63,12 @@ def _compile(form, lookup, known) -> dict:
         found = lookup(form.name)
         if isinstance(found, Schema):
             return found.json
-        raise WlispError.at("W0205", f"unknown schema or type `{form.name}`"
-                            + did_you_mean(form.name, [*known, *PRIMITIVES]), form.span)
+        other = OTHER_NAMES.get(form.name)
+        hint = f" (did you mean `{other}`?)" if other else \
+            did_you_mean(form.name, [*known, *PRIMITIVES])
+        raise WlispError.at("W0205", f"unknown schema or type `{form.name}`{hint}; types are "
+                            f"{', '.join(PRIMITIVES)}, (enum ...), (list-of T), (optional T), "
+                            "(one-of T ...), {:field T} and defschema names", form.span)
     if isinstance(form, Schema):
         return form.json
     if isinstance(form, Map):

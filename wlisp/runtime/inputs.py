@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import usage_error
+from ..errors import did_you_mean, usage_error
 from ..ir.inputs import input_error, parse_text, typed_inputs
 
 
@@ -14,6 +14,12 @@ def check_inputs(spec, inputs: dict | None) -> dict:
     declared type (W0311); a missing or unknown one is a usage error."""
     inputs = dict(inputs or {})
     declared = spec.inputs or {}
+    extra = [k for k in inputs if k not in spec.params]  # first: a typo explains both
+    if extra:
+        raise usage_error(f"workflow `{spec.name}` has no input "
+                          + ", ".join(f"`{k}`" for k in extra)
+                          + did_you_mean(extra[0], spec.params)
+                          + f"; its inputs are: {', '.join(spec.params) or '(none)'}")
     missing = [p for p in spec.params if p not in inputs and
                "default" not in declared.get(p, {})]
     if missing:
@@ -22,11 +28,6 @@ def check_inputs(spec, inputs: dict | None) -> dict:
                           + ", ".join(f"`{m}`" for m in missing)
                           + " (pass --input " + " --input ".join(f"{m}=..." for m in missing)
                           + ")")
-    extra = [k for k in inputs if k not in spec.params]
-    if extra:
-        raise usage_error(f"workflow `{spec.name}` has no input "
-                          + ", ".join(f"`{k}`" for k in extra)
-                          + f"; its inputs are: {', '.join(spec.params) or '(none)'}")
     return typed_inputs(spec, inputs)
 
 
