@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 
 import click
@@ -39,7 +40,7 @@ def problem_lines(result) -> list[str]:
 
 def print_result(result, state_dir: str | None) -> None:
     """The value of a completed run on stdout; otherwise what happened and how to go on."""
-    where = f" --state-dir {state_dir}" if state_dir else ""
+    where = f" --state-dir {state_dir}" if state_dir and not _is_default(state_dir) else ""
     if result.reused:
         click.echo(f"reused {result.reused} journaled step{'s' if result.reused != 1 else ''}",
                    err=True)
@@ -62,6 +63,13 @@ def print_result(result, state_dir: str | None) -> None:
     elif state_dir and result.status in ("failed", "budget_exhausted"):
         hint = " --budget steps=N" if result.status == "budget_exhausted" else ""
         click.echo(f"continue with: wlisp resume {result.run_id}{hint}{where}", err=True)
+
+
+def _is_default(state_dir: str) -> bool:
+    """Whether `wlisp show` from here finds this journal without being told."""
+    from ..runtime.journal import default_state_dir
+
+    return os.path.abspath(state_dir) == os.path.abspath(default_state_dir())
 
 
 def when(ts) -> str:
