@@ -120,3 +120,27 @@ def test_an_unknown_input_is_named_before_the_missing_one(tmp_path):
     res = cli("run", "f.wl", "-i", "dif=x", cwd=tmp_path, home=tmp_path / "s")
     assert res.returncode == 2
     assert "has no input `dif` (did you mean `diff`?)" in res.stderr
+
+
+def test_runs_lists_file_workflow_inputs_and_numbers_in_80_columns(project):
+    long = "tide pools and the pull of the moon on them, at length"
+    assert cli("run", "flows/main.wl", "-i", f"x={long}", cwd=project).returncode == 0
+    res = subprocess.run([wlisp_bin(), "runs"], cwd=project, capture_output=True, text=True,
+                         env={**{k: v for k, v in os.environ.items() if k != "WLISP_HOME"},
+                              "COLUMNS": "80"}, timeout=60)
+    head, row = res.stdout.splitlines()[:2]
+    assert head.split()[:7] == ["run", "status", "start", "took", "steps", "tok", "cost"]
+    assert "main.wl · main · x=ti" in row and " ok " in row  # inputs abbreviated
+    assert all(len(line) <= 80 for line in res.stdout.splitlines())
+    runs = json.loads(cli("runs", "--json", cwd=project).stdout)
+    assert runs[0]["inputs"] == {"x": long} and runs[0]["file"].endswith("main.wl")
+    assert runs[0]["tokens"] > 0 and runs[0]["duration"] >= 0
+
+
+def test_a_list_of_outcomes_prints_as_numbered_texts(project):
+    (project / "fan.wl").write_text('(defagent w)\n(defworkflow main [] (map (fn [i] '
+                                    '(spawn w (fmt "part {i}"))) [1 2 3]))\n')
+    res = cli("run", "fan.wl", "-q", cwd=project)
+    assert res.stdout.splitlines() == ["[1] [w] part 1", "[2] [w] part 2", "[3] [w] part 3"]
+    full = json.loads(cli("run", "fan.wl", "--json", cwd=project).stdout)
+    assert full["value"][0]["task_id"] == "main/map[0]/w"  # --json keeps the outcomes

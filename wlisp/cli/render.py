@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 
 import click
 
@@ -48,8 +49,7 @@ def print_result(result, state_dir: str | None) -> None:
         value = result.value
         if isinstance(value, dict) and "output" in value and "task_id" in value:
             value = value["output"]
-        click.echo(value if isinstance(value, str) else
-                   json.dumps(value, indent=2, ensure_ascii=False))
+        click.echo(value if isinstance(value, str) else _readable(value))
         if state_dir:  # every run says how to find it again
             click.echo(f"run {result.run_id} completed; see it with: wlisp show "
                        f"{result.run_id}{where}", err=True)
@@ -65,6 +65,15 @@ def print_result(result, state_dir: str | None) -> None:
         click.echo(f"continue with: wlisp resume {result.run_id}{hint}{where}", err=True)
 
 
+def _readable(value) -> str:
+    """A list of step outcomes as each one's text, numbered (`--json` keeps them whole);
+    anything else as JSON."""
+    if isinstance(value, list) and value and all(
+            isinstance(v, dict) and "output" in v and "task_id" in v for v in value):
+        return "\n".join(f"[{i}] {v['output']}" for i, v in enumerate(value, 1))
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 def _is_default(state_dir: str) -> bool:
     """Whether `wlisp show` from here finds this journal without being told."""
     from ..runtime.journal import default_state_dir
@@ -76,18 +85,48 @@ def when(ts) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def print_runs(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None)
-    table.add_column("run", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=3))
-    for name in ("workflow", "status", "started", "steps", "cost"):
-        table.add_column(name)
+def print_runs(rows: list[dict], width: int | None = None) -> None:
+    """One line per run, newest first, fitting the terminal (80 columns at least)."""
+    width = width or max(80, shutil.get_terminal_size((80, 24)).columns)
+    today = datetime.date.today()
+    lines = []
     for r in rows:
-        table.add_row(r["id"], r["workflow"], r["status"], when(r["started"]), str(r["steps"]),
-                      f"${r['cost']:.4f}")
-    Console().print(table)
+        started = datetime.datetime.fromtimestamp(r["started"]) if r["started"] else None
+        day = "-" if started is None else started.strftime(
+            "%H:%M" if started.date() == today else "%m-%d")
+        took = _seconds(r["duration"]) if r.get("duration") is not None else "-"
+        what = " · ".join(x for x in (os.path.basename(r.get("file") or ""), r["workflow"],
+                                       _inputs(r.get("inputs"))) if x)
+        lines.append((r["id"], STATUS_WORDS.get(r["status"], r["status"]), day, took,
+                      str(r["steps"]), _count(r.get("tokens", 0)), f"${r['cost']:.2f}", what))
+    head = ("run", "status", "start", "took", "steps", "tok", "cost", "file · workflow · inputs")
+    widths = [max(len(row[k]) for row in [head, *lines]) for k in range(7)]
+    rest = max(10, width - sum(widths) - 7)
+    for row in [head, *lines]:
+        cells = [c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in
+                 enumerate(zip(row[:7], widths, strict=True))]
+        what = row[7] if len(row[7]) <= rest else row[7][:rest - 1] + "…"
+        click.echo(" ".join([*cells, what]).rstrip())
+
+
+STATUS_WORDS = {"completed": "ok", "budget_exhausted": "budget", "cancelled": "cancel"}
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{s / 60:.0f}m" if s < 3600 else f"{s / 3600:.1f}h"
+
+
+def _count(n: int) -> str:
+    return str(n) if n < 1000 else f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1e6:.1f}M"
+
+
+def _inputs(inputs) -> str:
+    """Inputs in a few characters: `topic=tide pools, n=2`."""
+    if not isinstance(inputs, dict) or not inputs:
+        return ""
+    parts = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in inputs.items()]
+    text = ", ".join(" ".join(p.split()) for p in parts)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def show_json(run, nodes: dict, logs: str) -> str:

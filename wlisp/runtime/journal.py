@@ -369,12 +369,18 @@ class Journal:
     def runs(self, limit: int = 50) -> list[dict]:
         rows = self._q(
             "SELECT r.id, r.workflow, r.status, r.created, r.finished, r.usage, r.parent, "
-            "(SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id) FROM runs r "
-            "ORDER BY r.created DESC LIMIT ?", (limit,))
-        return [{"id": rid, "workflow": wf, "status": status, "started": created,
-                 "finished": finished, "steps": steps,
-                 "cost": _json_or(usage, {}).get("cost", 0.0), "parent": parent}
-                for rid, wf, status, created, finished, usage, parent, steps in rows]
+            "r.source, r.inputs, (SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id) "
+            "FROM runs r ORDER BY r.created DESC LIMIT ?", (limit,))
+        out = []
+        for rid, wf, status, created, finished, usage, parent, source, inputs, steps in rows:
+            usage = _json_or(usage, {})
+            out.append({
+                "id": rid, "workflow": wf, "file": source, "inputs": _json_or(inputs, {}),
+                "status": status, "started": created, "finished": finished,
+                "duration": (finished - created) if finished and created else None,
+                "steps": steps, "tokens": int(usage.get("tokens", 0) or 0),
+                "cost": usage.get("cost", 0.0), "parent": parent})
+        return out
 
     def nodes(self, run_id: str) -> dict:
         return {node: _json_or(rec, {}) for node, rec in self._q(
