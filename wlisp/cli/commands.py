@@ -227,12 +227,16 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
 @click.option("--resume", "resume_from", metavar="RUN",
               help="Reuse the completed steps of RUN that still match (incremental re-run).")
 @click.option("--no-journal", is_flag=True, help="Run in memory, without a journal.")
+@click.option("--dry-run", is_flag=True, help="Check everything the run needs (inputs, "
+              "wlisp.toml, each agent's executor) and show the plan; run nothing.")
 @json_option
 @quiet_option
 @click.pass_obj
 def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
-            state_dir, run_id, resume_from, no_journal, as_json, quiet) -> None:
+            state_dir, run_id, resume_from, no_journal, dry_run, as_json, quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
+    if dry_run:
+        return _dry_run(obj, file, inputs, workflow, executor, config)
     from ..runtime import run_async
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
@@ -256,6 +260,25 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
         reuse_from=resume_from, executor_profile=profile), live, run_id, store)
     _finish(result, as_json, store)
+
+
+def _dry_run(obj: Context, file, inputs, workflow, executor, config) -> None:
+    from ..executors.config import config_for
+    from ..runtime.inputs import check_inputs, parse_input_pairs
+    from .dryrun import plan
+
+    def prepare(sources):
+        spec = _load_spec(file, workflow, sources)
+        check_inputs(spec, parse_input_pairs(inputs, spec))
+        return spec, config_for(config, file, sources, True)
+
+    spec, cfg = _guarded(obj, prepare)
+    lines, problems = plan(spec, cfg, executor)
+    for line in lines:
+        click.echo(line)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(EXIT_FAILED if problems else 0)
 
 
 @main.command("resume", short_help="Continue RUN: journaled steps reused, the rest run again.")

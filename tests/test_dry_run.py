@@ -1,0 +1,80 @@
+"""`wlisp run --dry-run`: the inputs, wlisp.toml and each agent's executor checked
+(program on PATH, key set, URL answering — a real server on loopback), the plan
+printed, nothing run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from .chat_server import ChatServer
+from .conftest import wlisp_bin
+
+PROGRAM = """(defagent writer)
+(defagent critic)
+(defagent helper)
+(defworkflow main [topic]
+  (loop [d nil] :max 3
+    (spawn writer (fmt "w {topic} {d}"))
+    (spawn critic "c"))
+  (map (fn [i] (spawn helper (fmt "h{i}"))) [1 2]))
+"""
+
+
+def dry(tmp_path, toml, *extra, env=None):
+    (tmp_path / "wlisp.toml").write_text(toml)
+    (tmp_path / "m.wl").write_text(PROGRAM)
+    return subprocess.run([wlisp_bin(), "run", "m.wl", "--dry-run", *extra], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_a_ready_setup_shows_the_plan_and_runs_nothing(tmp_path):
+    with ChatServer() as server:
+        res = dry(tmp_path, f"""
+[executors.local]
+type = "command"
+argv = ["{sys.executable}", "-c", "print(1)"]
+[executors.api]
+type = "openai"
+base_url = "{server.url}"
+api_key_env = "T_DRY_KEY"
+[agents]
+writer = "local"
+critic = "api"
+""", "-i", "topic=x", env={"T_DRY_KEY": "k"})
+        assert server.requests == []  # the URL answered a GET; no completion was asked
+    assert res.returncode == 0, res.stderr
+    assert "agent writer → local: ready" in res.stdout
+    assert "agent critic → api: ready" in res.stdout
+    assert "agent helper → mock: ready" in res.stdout
+    assert "main/loop/writer [writer]" in res.stdout
+    assert "at most 8 steps" in res.stdout  # 2 × 3 in the loop, 2 in the map
+    assert not (tmp_path / ".wlisp").exists()
+
+
+def test_what_would_stop_the_run_is_reported(tmp_path):
+    res = dry(tmp_path, """
+[executors.claude]
+type = "claude-code"
+binary = "no-such-claude-binary"
+[executors.api]
+type = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "T_DRY_MISSING"
+[agents]
+writer = "claude"
+critic = "api"
+reviewr = "claude"
+""", "-i", "topic=x")
+    assert res.returncode == 1
+    assert "`no-such-claude-binary` is not on PATH" in res.stderr
+    assert "`T_DRY_MISSING` is not set" in res.stderr
+    assert "http://127.0.0.1:9/v1` does not answer" in res.stderr
+    assert "[agents] `reviewr` in wlisp.toml names no agent" in res.stderr
+
+
+def test_inputs_are_checked_too(tmp_path):
+    res = dry(tmp_path, "")
+    assert res.returncode == 2 and "needs input `topic`" in res.stderr

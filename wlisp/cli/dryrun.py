@@ -1,0 +1,118 @@
+"""`wlisp run --dry-run`: everything a run would need, checked before anything is
+spent — the workflow compiles, the inputs fit, `wlisp.toml` loads, and each agent's
+executor can start (its program on PATH, its key set, its URL answering) — and the
+plan: the steps that would run and how many at most."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+
+from ..executors.agent_clis import TYPES as CLI_TYPES
+
+PROGRAMS = {kind: cls.program for kind, cls in CLI_TYPES.items()}
+URL_TIMEOUT = 3.0
+
+
+def profile_of(agent: dict, config, forced: str | None) -> str:
+    """The profile an agent's steps go to, as the router decides it."""
+    if forced:
+        return forced
+    return agent.get("executor") or config.agents.get(agent.get("name", "")) or \
+        config.agents.get("default") or "mock"
+
+
+def check_profile(name: str, config) -> list[str]:
+    """What stops profile `name` from running a step (empty: nothing)."""
+    prof = config.profiles.get(name)
+    if prof is None:
+        return [] if name in ("mock", "scripted") else [f"no profile `{name}` in wlisp.toml"]
+    kind, problems = prof.get("type"), []
+    program = prof.get("binary") or PROGRAMS.get(kind)
+    if kind == "command":
+        program = prof["argv"][0] if isinstance(prof["argv"][0], str) else None
+    if program and shutil.which(program) is None and not os.path.isfile(program):
+        problems.append(f"`{program}` is not on PATH")
+    key = prof.get("api_key_env", "OPENAI_API_KEY" if kind == "openai" else None)
+    if key and not os.environ.get(key):
+        problems.append(f"environment variable `{key}` is not set")
+    if kind == "openai" and prof.get("base_url"):
+        problem = _answers(prof["base_url"])
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _answers(url: str) -> str | None:
+    """None when something answers HTTP at `url` (any status), else why not."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=URL_TIMEOUT)
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"`{url}` does not answer: {reason}"
+    return None
+
+
+def step_bound(graph) -> int | None:
+    """The most steps a graph can run (None: it depends on run-time values)."""
+    total = 0
+    for node in graph.nodes:
+        n = _node_bound(node)
+        if n is None:
+            return None
+        total += n
+    return total
+
+
+def _node_bound(node) -> int | None:
+    kind = node.kind
+    if kind == "spawn":
+        return 1
+    if kind in ("value", "fail", "human"):
+        return 0
+    if kind == "loop":
+        body = step_bound(node.body)
+        return None if body is None else body * node.max
+    if kind == "classify":
+        arms = [step_bound(b.body) for b in node.branches or ()]
+        if node.otherwise is not None:
+            arms.append(step_bound(node.otherwise))
+        return None if None in arms else max(arms, default=0)
+    if kind == "try":
+        parts = [step_bound(node.body)] + ([step_bound(node.catch)] if node.catch else [])
+        return None if None in parts else sum(parts)
+    if kind == "map" and node.bodies is not None:
+        parts = [step_bound(g) for g in node.bodies]
+        return None if None in parts else sum(parts)
+    if kind == "pipeline" and node.chains is not None:
+        parts = [step_bound(g) for chain in node.chains for g in chain]
+        return None if None in parts else sum(parts)
+    return None  # a map or pipeline over run-time items, a tournament
+
+
+def plan(spec, config, forced: str | None) -> tuple[list[str], list[str]]:
+    """(lines describing the plan, problems found)."""
+    lines, problems = [], []
+    used = {n.agent for n, _ in spec.walk() if n.kind == "spawn"}
+    for agent in sorted(used):
+        profile = profile_of(spec.agents.get(agent, {}), config, forced)
+        found = check_profile(profile, config)
+        lines.append(f"agent {agent} → {profile}: " + ("ready" if not found else
+                                                       "; ".join(found)))
+        problems += [f"agent `{agent}` (profile `{profile}`): {p}" for p in found]
+    for name in sorted(config.agents):
+        if name != "default" and name not in spec.agents:
+            problems.append(f"[agents] `{name}` in wlisp.toml names no agent of this workflow"
+                            f" (its agents: {', '.join(sorted(spec.agents)) or 'none'})")
+    steps = [(n.id, n.agent) for n, _ in spec.walk() if n.kind == "spawn"]
+    lines.append(f"{len(steps)} step node{'s' if len(steps) != 1 else ''}:")
+    lines += [f"  {nid} [{agent}]" for nid, agent in steps]
+    bound = step_bound(spec.graph)
+    lines.append("at most " + (f"{bound} steps" if bound is not None else
+                               "an unknown number of steps (run-time fan-out)") +
+                 (f"; budget {spec.budget}" if spec.budget else ""))
+    return lines, problems
