@@ -144,3 +144,43 @@ def test_a_list_of_outcomes_prints_as_numbered_texts(project):
     assert res.stdout.splitlines() == ["[1] [w] part 1", "[2] [w] part 2", "[3] [w] part 3"]
     full = json.loads(cli("run", "fan.wl", "--json", cwd=project).stdout)
     assert full["value"][0]["task_id"] == "main/map[0]/w"  # --json keeps the outcomes
+
+
+# --- reading runs -------------------------------------------------------------------------
+
+RETRIED = """(defagent w :retries 1 :system "Be brief.")
+(defworkflow main [x]
+  (let [r (spawn w (fmt "rate {x}") :returns {:score int})]
+    r.score))
+"""
+
+
+def test_show_one_node_has_every_attempt_and_the_structured_answer(tmp_path):
+    (tmp_path / "wlisp.toml").write_text("")
+    (tmp_path / "r.wl").write_text(RETRIED)
+    (tmp_path / "answers.toml").write_text(
+        '[[answer]]\nagent = "w"\noutputs = ["not json", "{\\"score\\": 4}"]\n')
+    res = cli("run", "r.wl", "-i", "x=tea", "--executor", "scripted", "--answers",
+              "answers.toml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    shown = cli("show", "last", "main/r/w", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "--- attempt 1 (failed) ---" in text and "--- attempt 2 (completed) ---" in text
+    assert "rate tea" in text and "not json" in text and '"score": 4' in text
+    assert "source: r.wl:3:11" in text
+    data = json.loads(cli("show", "last", "main/r/w", "--json", cwd=tmp_path).stdout)
+    assert data["structured"] == {"score": 4} and len(data["attempts"]) == 2
+
+
+def test_report_is_markdown_to_paste_and_json(tmp_path):
+    (tmp_path / "wlisp.toml").write_text("")
+    (tmp_path / "f.wl").write_text('(defagent w)\n(defworkflow main [x] [(spawn w "a") '
+                                   '(spawn w (fmt "b {x}"))])\n')
+    assert cli("run", "f.wl", "-i", "x=1", cwd=tmp_path).returncode == 0
+    md = cli("report", "last", cwd=tmp_path).stdout
+    assert md.startswith("## wlisp run `") and "main: completed" in md
+    assert "| step | agent | status |" in md and "`main/w`" in md
+    data = json.loads(cli("report", "last", "--format", "json", cwd=tmp_path).stdout)
+    assert data["status"] == "completed" and len(data["steps"]) == 2
+    assert data["inputs"] == {"x": 1}

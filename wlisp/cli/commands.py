@@ -352,11 +352,14 @@ def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
 
 @main.command("show")
 @click.argument("run_id", metavar="RUN")
+@click.argument("node", required=False)
 @state_dir_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
-    """A run's nodes: status, attempts, timings, usage, errors and source location."""
+def show_cmd(obj: Context, run_id, node, state_dir, as_json) -> None:
+    """A run's nodes (status, attempts, timings, usage, errors, source), or one NODE in
+    full: its prompt and output per attempt, structured answer, usage, source."""
+    from .inspect import step_text, step_view
     from .render import print_show, show_json
 
     def read(journal):
@@ -364,10 +367,41 @@ def show_cmd(obj: Context, run_id, state_dir, as_json) -> None:
         return journal.run(rid), journal.node_view(rid), journal.log_dir(rid)
 
     run, nodes, logs = _read_journal(obj, state_dir, read)
-    if as_json:
+    if node is not None:
+        view = step_view(run, nodes, logs, node)
+        if view is None:
+            from ..errors import did_you_mean, usage_error
+
+            def missing(_sources):
+                raise usage_error(f"run {run.id} has no node `{node}`"
+                                  + did_you_mean(node, list(nodes)))
+            _guarded(obj, missing)
+        click.echo(json.dumps(view, indent=2, ensure_ascii=False) if as_json
+                   else step_text(view))
+    elif as_json:
         click.echo(show_json(run, nodes, logs))
     else:
         print_show(run, nodes, logs)
+
+
+@main.command("report")
+@click.argument("run_id", metavar="RUN")
+@state_dir_option
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+              show_default=True)
+@click.pass_obj
+def report_cmd(obj: Context, run_id, state_dir, fmt) -> None:
+    """A readable report of RUN: what ran, what it answered, what failed and why, usage."""
+    from .inspect import report, report_markdown
+
+    def read(journal):
+        rid = journal.resolve(run_id)
+        return journal.run(rid), journal.node_view(rid)
+
+    run, nodes = _read_journal(obj, state_dir, read)
+    data = report(run, nodes)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str) if fmt == "json"
+               else report_markdown(data), nl=fmt == "json")
 
 
 @main.command("repl")
