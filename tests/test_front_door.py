@@ -184,3 +184,25 @@ def test_report_is_markdown_to_paste_and_json(tmp_path):
     data = json.loads(cli("report", "last", "--format", "json", cwd=tmp_path).stdout)
     assert data["status"] == "completed" and len(data["steps"]) == 2
     assert data["inputs"] == {"x": 1}
+
+
+# --- watching runs ------------------------------------------------------------------------
+
+SLOW_AGENT = ("import sys, time\nsys.stdin.read()\nfor i in range(3):\n"
+              "    print(f'working {i}', flush=True); time.sleep(0.4)\nprint('done')")
+
+
+def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.slow]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
+        f'{json.dumps(SLOW_AGENT)}]\n[agents]\ndefault = "slow"\n')
+    (tmp_path / "m.wl").write_text('(defagent w)\n(defworkflow main [] (spawn w "go"))\n')
+    res = cli("run", "m.wl", "-v", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    said = [ln for ln in lines if "│ main/w:" in ln]
+    assert [ln.split(": ", 1)[1] for ln in said] == ["working 0", "working 1", "working 2",
+                                                      "done"]
+    times = [float(ln[1:ln.index("s]")]) for ln in said]
+    finished = next(float(ln[1:ln.index("s]")]) for ln in lines if "finished" in ln)
+    assert times == sorted(times) and times[0] < finished - 0.8  # streamed, not at the end

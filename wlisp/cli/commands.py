@@ -73,12 +73,15 @@ def _executor(name, answers, config, near, sources, search=True):
     return make_executor(name, answers=answers, config=cfg), executor_label(name, cfg), cfg
 
 
-def _progress(title: str, quiet: bool):
-    """(event sink, live display or None): a live tree on a terminal, else plain lines."""
+def _progress(title: str, quiet: bool, verbose: bool = False):
+    """(event sink, live display or None): a live tree on a terminal, else plain lines;
+    `verbose`: plain lines with every line the agents print."""
     if quiet:
         return None, None
     from .progress import LiveProgress, PlainProgress
 
+    if verbose:
+        return PlainProgress(verbose=True), None
     if sys.stderr.isatty():
         live = LiveProgress(title)
         return live, live
@@ -229,11 +232,14 @@ def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
 @click.option("--no-journal", is_flag=True, help="Run in memory, without a journal.")
 @click.option("--dry-run", is_flag=True, help="Check everything the run needs (inputs, "
               "wlisp.toml, each agent's executor) and show the plan; run nothing.")
+@click.option("--verbose", "-v", is_flag=True, help="Print every line the agents print, "
+              "as they print it.")
 @json_option
 @quiet_option
 @click.pass_obj
 def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
-            state_dir, run_id, resume_from, no_journal, dry_run, as_json, quiet) -> None:
+            state_dir, run_id, resume_from, no_journal, dry_run, verbose, as_json,
+            quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     if dry_run:
         return _dry_run(obj, file, inputs, workflow, executor, config)
@@ -255,7 +261,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     profile = {"name": executor, "config": cfg.path,
                **({"answers": os.path.abspath(answers)} if answers else {})}
     run_id = run_id or new_run_id()
-    sink, live = _progress(f"{spec.name} ({label})", quiet)
+    sink, live = _progress(f"{spec.name} ({label})", quiet, verbose)
     result = _drive(obj, lambda: run_async(
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
         reuse_from=resume_from, executor_profile=profile), live, run_id, store)

@@ -29,12 +29,17 @@ def _tokens(usage) -> str:
 
 
 class PlainProgress:
-    """One line per finished, failed, retried or pruned node (for logs and pipes)."""
+    """One line per finished, failed, retried or pruned node (for logs and pipes); with
+    `verbose`, every line the agents print too."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, verbose: bool = False):
         self.stream = stream or sys.stderr
+        self.verbose = verbose
 
     def emit(self, e: Event) -> None:
+        if e.kind == "agent" and self.verbose and e.data.get("type") != "tool_use":
+            print(f"[{e.time:7.2f}s] │ {e.node}: {e.message}", file=self.stream, flush=True)
+            return
         if e.kind == "agent" and e.data.get("type") == "tool_use":  # what agents do
             print(f"[{e.time:7.2f}s] ⚙ tool      {e.node} [{e.agent}]: {e.message[:120]}",
                   file=self.stream, flush=True)

@@ -102,11 +102,18 @@ class CommandExecutor:
     def stdin(self, spec: StepSpec) -> bytes:
         return spec.prompt.encode("utf-8", "surrogatepass")
 
-    # a CLI that streams JSON lines (events) sets `streaming`; each line goes to `on_line`
-    streaming = False
+    # stdout is read line by line as the agent prints it; each line goes to `on_line`
+    streaming = True
 
     def on_line(self, spec: StepSpec, line: bytes, events) -> None:
-        """One line of a streaming CLI's stdout, as it arrives."""
+        """One line of the agent's stdout, as it arrives: the run sees it (the live tree
+        shows the last line of each running step; `wlisp run -v` prints them all)."""
+        if events is not None and not self.output_file:
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                events.emit(Event("agent", spec.task_id, "spawn", spec.agent,
+                                  attempt=spec.attempt, message=text[:500],
+                                  data={"type": "text"}))
 
     def result(self, spec: StepSpec, code: int, out: bytes, err: bytes,
                values: dict) -> StepOutcome:
