@@ -206,3 +206,36 @@ def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
     times = [float(ln[1:ln.index("s]")]) for ln in said]
     finished = next(float(ln[1:ln.index("s]")]) for ln in lines if "finished" in ln)
     assert times == sorted(times) and times[0] < finished - 0.8  # streamed, not at the end
+
+
+# --- pictures -----------------------------------------------------------------------------
+
+def test_graphs_draw_what_the_user_wrote():
+    dot = subprocess.run([wlisp_bin(), "graph", "examples/design_plan_implement.wl",
+                          "--format", "dot"], cwd=os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__))), capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "design: loop ≤ 3" in dot and "plan: loop ≤ 3" in dot and "change: loop ≤ 4" in dot
+    assert 'label="draft\\n[architect]"' in dot and "True" not in dot
+    clusters = dot.count("subgraph cluster_")
+    assert clusters and dot.count("lhead=cluster_") == clusters  # every body is reached
+    mermaid = subprocess.run([wlisp_bin(), "graph", "examples/review_panel.wl"],
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             capture_output=True, text=True, timeout=60).stdout
+    assert 'n0[/"reviews: map"/]' in mermaid and '["verdict<br/>[lead]"]' in mermaid
+    assert "classify True" not in mermaid and "classify else" not in mermaid
+
+
+def test_the_dot_graph_renders_with_graphviz(tmp_path):
+    import shutil
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dot = subprocess.run([wlisp_bin(), "graph", "examples/design_plan_implement.wl",
+                          "--format", "dot"], cwd=root, capture_output=True, text=True,
+                         timeout=60).stdout
+    res = subprocess.run(["dot", "-Tpng", "-o", str(tmp_path / "g.png")], input=dot,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

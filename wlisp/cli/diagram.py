@@ -14,13 +14,53 @@ SHAPES_DOT = {"spawn": "box", "loop": "ellipse", "classify": "diamond", "tournam
               "try": "octagon", "fail": "invtriangle", "human": "house"}
 
 
+GENERATED = ("map", "classify", "loop", "then", "else", "pipeline", "try", "catch",
+             "tournament", "judge", "stage")
+
+
+def _user_name(node_id: str) -> str | None:
+    """The name the user gave this node: the last id segment that is not generated
+    (`main/verdict/lead` -> `verdict`; `main/reviews/map[0]/reviewer` -> `reviews`)."""
+    for seg in reversed(node_id.split("/")[1:-1]):
+        if _base(seg) not in GENERATED:
+            return seg
+    return None
+
+
+def _phase(node_id: str) -> str | None:
+    """The first name the user wrote after the last generated segment of an id
+    (`main/classify/then/plan/round/loop` -> `plan`)."""
+    segs = node_id.split("/")[1:-1]
+    generated = [i for i, seg in enumerate(segs) if _base(seg) in GENERATED]
+    after = segs[generated[-1] + 1:] if generated else segs
+    return after[0] if after else None
+
+
+def _base(seg: str) -> str:
+    return seg.split("[")[0].split("@")[0].rstrip("0123456789")
+
+
 def _label(node: Node) -> str:
     short = node.id.rsplit("/", 1)[-1]
     if node.kind == "spawn":
-        return f"{short}<br/>{node.agent}" if short != node.agent else short
+        named = short if short != node.agent else _user_name(node.id)
+        return f"{named}<br/>[{node.agent}]" if named else f"[{node.agent}]"
     if node.kind == "loop":
-        return f"loop max {node.max}"
-    return node.kind if short.startswith(node.kind) else f"{node.kind} {short}"
+        phase = _phase(node.id)
+        return f"{phase}: loop ≤ {node.max}" if phase else f"loop ≤ {node.max}"
+    named = _user_name(node.id + "/x")
+    kind = "if / case" if node.kind == "classify" else node.kind
+    return f"{named}: {kind}" if named and named != node.kind else kind
+
+
+def _title(title: str) -> str:
+    """A nested graph's title as the user would say it (`True` -> then)."""
+    return {"True": "then", "False": "else", "else": "else"}.get(title, title)
+
+
+def _bodies(node: Node):
+    """(title, graph) of the nested graphs that hold anything."""
+    return [(_title(t), g) for t, g in node.titled_graphs() if g.nodes]
 
 
 def _edges(graph: Graph):
@@ -54,13 +94,13 @@ def to_mermaid(spec: WorkflowSpec) -> str:
         for n in graph.nodes:
             left, right = SHAPES_MERMAID[n.kind]
             out.append(f"{indent}{name(n.id)}{left}{_label(n)}{right}")
-            for title, g in n.titled_graphs():
+            for title, g in _bodies(n):
                 counter[0] += 1
                 sid = f"sg{counter[0]}"
-                out.append(f'{indent}subgraph {sid}["{n.id.rsplit("/", 1)[-1]} {title}"]')
+                out.append(f'{indent}subgraph {sid}["{title}"]')
                 emit(g, indent + "  ")
                 out.append(f"{indent}end")
-                out.append(f"{indent}{name(n.id)} -.- {sid}")
+                out.append(f"{indent}{name(n.id)} -.-> {sid}")
         for a, b, order in _edges(graph):
             out.append(f"{indent}{name(a)} {'-.->' if order else '-->'} {name(b)}")
 
@@ -69,7 +109,8 @@ def to_mermaid(spec: WorkflowSpec) -> str:
 
 
 def to_dot(spec: WorkflowSpec) -> str:
-    out = [f'digraph "{spec.name}" {{', "  rankdir=TB;", '  node [fontname="Helvetica"];']
+    out = [f'digraph "{spec.name}" {{', "  rankdir=TB; compound=true;",
+           '  node [fontname="Helvetica"]; edge [fontname="Helvetica"];']
     name = _Names()
     counter = [0]
 
@@ -78,12 +119,16 @@ def to_dot(spec: WorkflowSpec) -> str:
             label = _label(n).replace("<br/>", "\\n").replace('"', '\\"')
             out.append(f'{indent}{name(n.id)} [label="{label}", shape={SHAPES_DOT[n.kind]}, '
                        f'tooltip="{n.id}"];')
-            for title, g in n.titled_graphs():
+            for title, g in _bodies(n):
                 counter[0] += 1
-                out.append(f"{indent}subgraph cluster_{counter[0]} {{")
-                out.append(f'{indent}  label="{n.id.rsplit("/", 1)[-1]} {title}";')
+                cluster = f"cluster_{counter[0]}"
+                out.append(f"{indent}subgraph {cluster} {{")
+                out.append(f'{indent}  label="{title}"; style=rounded; color=gray;')
                 emit(g, indent + "  ")
                 out.append(f"{indent}}}")
+                # the node runs its body: an edge into the cluster
+                out.append(f"{indent}{name(n.id)} -> {name(g.nodes[0].id)} "
+                           f"[lhead={cluster}, style=dotted, arrowhead=empty];")
         for a, b, order in _edges(graph):
             style = " [style=dashed]" if order else ""
             out.append(f"{indent}{name(a)} -> {name(b)}{style};")
