@@ -239,3 +239,18 @@ def test_the_dot_graph_renders_with_graphviz(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name, starts", [("g.mmd", b"flowchart TD"), ("g.dot", b"digraph"),
+                                          ("g.svg", b"<?xml"), ("g.png", b"\x89PNG")])
+def test_graph_writes_files_by_extension(tmp_path, name, starts):
+    import shutil
+
+    if name.endswith((".svg", ".png")) and shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([wlisp_bin(), "graph", "examples/review_panel.wl", "-o",
+                          str(tmp_path / name)], cwd=root, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / name).read_bytes().startswith(starts)

@@ -206,13 +206,38 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> N
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True)
 @click.option("--workflow", "-w", help="Workflow to draw.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to a file: .mmd (Mermaid), .dot, or .svg/.png (Graphviz's `dot`).")
 @click.pass_obj
-def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None) -> None:
+def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None, output) -> None:
     """Draw the node graph of FILE (Mermaid or Graphviz dot)."""
     from .diagram import to_dot, to_mermaid
 
     spec = _guarded(obj, lambda s: _load_spec(file, workflow, s))
-    click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
+    if output is None:
+        click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
+        return
+    ext = os.path.splitext(output)[1].lower()
+    if ext in (".svg", ".png"):
+        _guarded(obj, lambda _s: _render_dot(to_dot(spec), output, ext[1:]))
+    else:
+        _guarded(obj, lambda _s: _write_file(output, to_dot(spec) if ext == ".dot" else
+                                             to_mermaid(spec)))
+
+
+def _render_dot(text: str, path: str, kind: str) -> None:
+    import shutil
+    import subprocess
+
+    from ..errors import usage_error
+
+    if shutil.which("dot") is None:
+        raise usage_error(f"drawing a .{kind} needs Graphviz's `dot` on PATH; write a .dot "
+                          "or .mmd file instead")
+    res = subprocess.run(["dot", f"-T{kind}", "-o", path], input=text, capture_output=True,
+                         text=True, timeout=120)
+    if res.returncode != 0:
+        raise usage_error(f"`dot` could not draw {path}: {res.stderr.strip()[:500]}")
 
 
 @main.command("run", short_help="Compile FILE (or load a spec) and run it.")
