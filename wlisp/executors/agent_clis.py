@@ -18,7 +18,7 @@ import os
 import re
 
 from ..contract import Event, StepOutcome, StepSpec
-from .command import CommandExecutor
+from .command import CommandExecutor, json_object
 from .environment import CLI_KEYS
 
 # what most vendors say when they want you to come back later
@@ -110,7 +110,7 @@ class ClaudeCode(AgentCLI):
         return argv + self.extra_args
 
     def on_line(self, spec, line, events):
-        event = _json_line(line)
+        event = json_object(line)
         message = (event or {}).get("message") or {}
         for block in message.get("content") or () if isinstance(message, dict) else ():
             if not isinstance(block, dict):
@@ -167,7 +167,7 @@ class Codex(AgentCLI):
     streaming = True
 
     def on_line(self, spec, line, events):
-        event = _json_line(line) or {}
+        event = json_object(line) or {}
         item = event.get("item") or {}
         if event.get("type") != "item.completed" or not isinstance(item, dict):
             return
@@ -392,27 +392,12 @@ def _gemini_usage(models: dict) -> dict:
 # --- reading CLI output --------------------------------------------------------------------
 
 
-def _json_line(line: bytes) -> dict | None:
-    text = line.decode("utf-8", "replace").strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _json_lines(raw: bytes):
-    for line in raw.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                yield value
+    """The JSON objects among a CLI's output lines (its events)."""
+    for line in raw.splitlines():
+        value = json_object(line)
+        if value is not None:
+            yield value
 
 
 def _last_json(raw: bytes):

@@ -119,7 +119,7 @@ class CommandExecutor:
                values: dict) -> StepOutcome:
         """The outcome of a finished process."""
         if code != 0:
-            envelope = _envelope(out)  # e.g. claude: exit 1, its error in JSON on stdout
+            envelope = json_object(out)  # e.g. claude: exit 1, its error in JSON on stdout
             message = envelope and _text(envelope.get("result", envelope.get("error")))
             return self.exit_failure(spec, code, out, err, message or None)
         if self.output_file:
@@ -245,7 +245,8 @@ class CommandExecutor:
                            finish_reason="stop")
 
 
-def _envelope(raw: bytes) -> dict | None:
+def json_object(raw: bytes) -> dict | None:
+    """`raw` as a JSON object (a CLI's envelope, one line of its events), or None."""
     text = raw.decode("utf-8", "replace").strip()
     if not text.startswith("{"):
         return None
