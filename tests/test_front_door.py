@@ -254,3 +254,12 @@ def test_graph_writes_files_by_extension(tmp_path, name, starts):
                          timeout=60)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / name).read_bytes().startswith(starts)
+
+
+def test_check_with_config_checks_wlisp_toml_too(tmp_path):
+    (tmp_path / "wlisp.toml").write_text('[executors.x]\ntype = "comand"\nargv = ["x"]\n')
+    (tmp_path / "m.wl").write_text('(defagent w)\n(defworkflow main [] (spawn w "x"))\n')
+    assert cli("check", "m.wl", cwd=tmp_path).returncode == 0
+    res = cli("check", "m.wl", "--config", cwd=tmp_path)
+    assert res.returncode == 1 and "wlisp.toml:2:1: error[W0901]" in res.stderr
+    assert "did you mean `command`?" in res.stderr

@@ -181,14 +181,23 @@ def compile_cmd(obj: Context, file: str, output: str | None, workflow: str | Non
 @main.command("check")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--diagnostics-json", is_flag=True, help="Print diagnostics as JSON.")
+@click.option("--config", "with_config", is_flag=True,
+              help="Check the nearest wlisp.toml too (every key, every profile's type).")
 @click.pass_obj
-def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool) -> None:
+def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool,
+              with_config: bool) -> None:
     """Report every error in FILES without running anything."""
-    from ..errors import Sources, render_all, to_json
+    from ..errors import Sources, WlispError, render_all, to_json
+    from ..executors.config import config_for
     from ..lang.api import check_files
 
     sources = Sources()
     found = check_files(files, sources)
+    if with_config:
+        try:
+            config_for(None, files[0], sources, True)
+        except WlispError as err:
+            found = [*found, *err.diagnostics]
     if diagnostics_json:
         click.echo(to_json(found))
     elif found:
