@@ -7,35 +7,23 @@ from __future__ import annotations
 import pytest
 
 from wlisp.errors import WlispError
-from wlisp.lang.api import new_evaluator
-from wlisp.lang.compiler import compile_expression
 from wlisp.lang.reader import read
-from wlisp.values.datum import List, Symbol, pr_str
+from wlisp.values.datum import pr_str
 
-DEFINITIONS = {"def", "defn", "defmacro", "defagent", "deftool", "defschema", "defworkflow",
-               "import"}
+from .test_docs import Session as DocsSession
 
 
-class Session:
+class Session(DocsSession):
+    """The docs' REPL-like session; here every value must be known at compile time."""
+
     def __init__(self):
-        self.comp = new_evaluator()
-        self.env = self.comp.new_module()
+        super().__init__("test_language")
 
     def eval(self, text: str):
         value = None
         for form in read(text, "t.wl"):
-            head = form[0].name if isinstance(form, List) and form and \
-                isinstance(form[0], Symbol) else None
-            try:
-                if head in DEFINITIONS:
-                    value = self.comp.guarded(self.comp.eval, form, self.env)
-                    if self.comp.diagnostics:
-                        raise WlispError(list(self.comp.diagnostics))
-                else:
-                    value, spec = compile_expression(self.comp, [form], self.env, name="t")
-                    assert spec is None, "a compile-time value was expected"
-            finally:
-                self.comp.diagnostics.clear()
+            value, spec = self.eval_form(form)
+            assert spec is None, "a compile-time value was expected"
         return value
 
 

@@ -31,6 +31,7 @@ class AgentCLI(CommandExecutor):
 
     kind = ""
     program = ""
+    no_sessions: str | None = None  # why this CLI cannot continue a session, if it cannot
     quiet_env: dict = {}  # switches that keep a headless run offline and steady
 
     def __init__(self, *, name: str | None = None, binary: str | None = None,
@@ -56,7 +57,10 @@ class AgentCLI(CommandExecutor):
         return {**super().values(spec, tmp), "tmp": tmp}
 
     def cannot_run(self, spec):
-        return None  # every CLI type that cannot continue a session says so itself
+        if spec.parent_session_id and self.no_sessions:
+            return (f"executor `{self.name}` cannot continue a session (`:continue`): "
+                    f"{self.no_sessions}")
+        return None
 
     def activity(self, spec: StepSpec, events, kind: str, text: str, **data) -> None:
         """Tell the run what the agent is doing (text it wrote, a tool it used)."""
@@ -237,12 +241,7 @@ class LLM(AgentCLI):
     race to create and migrate a shared one)."""
 
     kind, program = "llm", "llm"
-
-    def cannot_run(self, spec):
-        if spec.parent_session_id:
-            return (f"executor `{self.name}` cannot continue a session (`:continue`): llm "
-                    "keeps conversations in its log database, and each step has its own")
-        return None
+    no_sessions = "llm keeps conversations in its log database, and each step has its own"
 
     def command(self, spec, values):
         argv = [self.argv[0], "prompt", "--json", "--no-stream",
@@ -292,6 +291,7 @@ class GeminiCLI(AgentCLI):
     own), the schema after it."""
 
     kind, program = "gemini-cli", "gemini"
+    no_sessions = "Gemini CLI resumes sessions by index, not by id"
 
     def values(self, spec, tmp):
         values = super().values(spec, tmp)
@@ -318,12 +318,6 @@ class GeminiCLI(AgentCLI):
             parts.append("\n\nAnswer with only a JSON value matching this JSON Schema:\n"
                          + json.dumps(spec.output_schema))
         return "".join(parts).encode("utf-8", "surrogatepass")
-
-    def cannot_run(self, spec):
-        if spec.parent_session_id:
-            return (f"executor `{self.name}` cannot continue a session (`:continue`): "
-                    "Gemini CLI resumes sessions by index, not by id")
-        return None
 
     def command(self, spec, values):
         argv = [self.argv[0], "--output-format", "json", "--skip-trust"]

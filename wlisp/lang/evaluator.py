@@ -296,7 +296,7 @@ class Evaluator:
             if isinstance(value, Ref):
                 return self.runtime_get(value, path[i:], sym)
             if isinstance(value, Map):
-                self.check_declared(value, key, sym)
+                self.check_declared(getattr(value, "declared", None), key, sym)
                 value = value.get(key, value.get(Keyword(key)))
             elif value is None:
                 return None
@@ -305,9 +305,9 @@ class Evaluator:
                                  f"{B.type_name(value)}", sym.span)
         return value
 
-    def check_declared(self, value, key: str, sym) -> None:
+    def check_declared(self, schema: dict | None, key: str, sym) -> None:
         """A field of a workflow's result must be one its `:returns` type declares."""
-        fields = fields_of(getattr(value, "declared", None))
+        fields = fields_of(schema)
         if fields is not None and key not in fields:
             raise self.error("W0206", f"the workflow's result has no field `{key}`"
                              + did_you_mean(key, fields), sym.span,
@@ -320,9 +320,7 @@ class Evaluator:
         if out.raw is not None and out.raw_use is None:
             out.raw_use = sym.span
         if ref.kind == "typed":  # a called workflow's result, of its declared type
-            holder = Map()
-            holder.declared = ref.schema
-            self.check_declared(holder, key, sym)
+            self.check_declared(ref.schema, key, sym)
             out.schema = schema_at(ref.schema, path)
             return out
         if ref.kind != "outcome":

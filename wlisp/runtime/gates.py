@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from ..errors import usage_error
-from .inputs import json_or_text
+from ..ir.inputs import parse_text
 from .structured import validate
 
 YES = {"yes", "y", "true"}
@@ -37,14 +37,14 @@ def describe(schema: dict | None) -> str:
 def parse_answer(gate: str, text: str, schema: dict | None):
     """The value `text` (as typed on the command line) stands for at `gate`."""
     if not schema:
-        return json_or_text(text)
+        return parse_text(None, text)
     kind = schema.get("type")
     word = text.strip().lower()
     if kind == "boolean" and word in YES | NO:
         return word in YES
     if kind == "string" and "enum" not in schema:
         return text
-    value = json_or_text(text)
+    value = parse_text(None, text)
     if "enum" in schema and isinstance(value, str):  # labels match without case
         value = next((v for v in schema["enum"] if isinstance(v, str)
                       and v.lower() == value.strip().lower()), value)

@@ -3,8 +3,6 @@ command line's `k=v` / `k=@file` pairs."""
 
 from __future__ import annotations
 
-import json
-
 from ..errors import did_you_mean, usage_error
 from ..ir.inputs import input_error, parse_text, typed_inputs
 
@@ -53,10 +51,3 @@ def parse_input_pairs(pairs, spec=None) -> dict:
         except ValueError as exc:
             raise input_error(spec, key, str(exc)) from None
     return out
-
-
-def json_or_text(value: str):
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
