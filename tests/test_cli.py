@@ -129,7 +129,7 @@ def test_run_prints_the_value_and_progress(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[critic] pick one:"
-    assert "finished  main/drafts/map[1]/writer" in res.stderr
+    assert "finished  main/drafts[1]/writer" in res.stderr
     assert "run completed" in res.stderr
 
 
@@ -170,7 +170,7 @@ def test_run_with_scripted_answers_names_unmatched_steps(tmp_path):
     res = run("run", str(src), "-i", "topic=owls", "-i", "n=1", "-e", "scripted",
               "--answers", str(answers), "-q")
     assert res.exit_code == 1
-    assert "no scripted answer" in res.output and "main/pick/critic" in res.output
+    assert "no scripted answer" in res.output and "main/pick" in res.output
 
 
 def test_bad_answer_file_is_a_usage_error(tmp_path):
@@ -196,9 +196,9 @@ def test_runs_and_show_list_the_journal(tmp_path):
     shown = json.loads(run("show", "a-rather-long-run-id-2026", "--state-dir", state,
                            "--json").output)
     assert shown["status"] == "completed"
-    assert shown["nodes"]["main/drafts/map[1]/writer"]["status"] == "completed"
+    assert shown["nodes"]["main/drafts[1]/writer"]["status"] == "completed"
     tree = run("show", "a-rather-long-run-id-2026", "--state-dir", state).output
-    assert "main/pick/critic" in tree and "w.wl:" in tree
+    assert "✓ pick" in tree and "main/" not in tree.split("logs:")[0] and "w.wl:" in tree
 
 
 def test_compile_to_a_path_that_cannot_be_written_is_a_diagnostic(tmp_path):

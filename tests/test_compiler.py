@@ -85,11 +85,23 @@ def test_spawn_ids_follow_bindings_and_agents():
         review (spawn critic (fmt "Review {draft}"))
         again (spawn critic "second" :id "second")]
     [draft review again (spawn writer "x") (spawn writer "y")]))""")
-    assert top(spec) == ["main/draft/writer", "main/review/critic", "main/second",
+    assert top(spec) == ["main/draft", "main/review", "main/second",
                          "main/writer", "main/writer#2"]
-    review = nodes(spec)["main/review/critic"]
-    assert review.prompt == {"call": "str", "args": ["Review ", {"ref": "main/draft/writer"}]}
+    review = nodes(spec)["main/review"]
+    assert review.prompt == {"call": "str", "args": ["Review ", {"ref": "main/draft"}]}
     assert review.after == []
+
+
+def test_a_binding_of_several_steps_names_them_by_agent_under_it():
+    spec = compile(AGENTS + """
+(defworkflow main [task]
+  (let [pair [(spawn writer "a") (spawn critic "b")]
+        nested (spawn critic (str "on " (spawn writer "inner")))
+        same (spawn writer "1")
+        same (spawn writer "2")]
+    [pair nested same]))""")
+    assert top(spec) == ["main/pair/writer", "main/pair/critic", "main/nested/writer",
+                         "main/nested", "main/same", "main/same/writer"]
 
 
 def test_ids_are_stable_across_compilations():
@@ -109,7 +121,7 @@ def test_body_forms_run_in_order_but_let_bindings_do_not():
     (spawn critic "second")
     (spawn judge "third")))""")
     n = nodes(spec)
-    assert n["main/b/writer"].after == []
+    assert n["main/b"].after == []
     assert n["main/critic"].after == []
     assert n["main/critic#2"].after == ["main/critic"]
     assert n["main/judge"].after == ["main/critic#2"]
@@ -131,7 +143,7 @@ def test_explicit_after():
     spec = compile(AGENTS + """
 (defworkflow main []
   (let [a (spawn writer "a") b (spawn critic "b" :after [a])] b))""")
-    assert nodes(spec)["main/b/critic"].after == ["main/a/writer"]
+    assert nodes(spec)["main/b"].after == ["main/a"]
 
 
 def test_static_map_unrolls_into_bodies():
@@ -164,8 +176,8 @@ def test_loop_compiles_with_until_and_var():
     assert loop.kind == "loop" and loop.max == 4 and loop.var == "prev"
     assert loop.until["fn"]["body"] == {"get": {"var": "v", "in": loop.until["fn"]["in"]},
                                         "path": ["passed"]}
-    assert loop.body.nodes[0].id == "main/best/loop/critic"
-    assert spec.graph.result == {"info": "main/best/loop"}
+    assert loop.id == "main/best" and loop.body.nodes[0].id == "main/best/critic"
+    assert spec.graph.result == {"info": "main/best"}
 
 
 def test_classify_with_agent_classifier_constrains_labels():
@@ -179,7 +191,7 @@ def test_classify_with_agent_classifier_constrains_labels():
     assert judge.returns["properties"]["label"]["enum"] == ["bug", "question", "other"]
     assert cls.kind == "classify" and cls.mode == "agent"
     assert [b.label for b in cls.branches] == ["bug", "question"]
-    assert cls.branches[0].body.nodes[0].id == "main/classify/bug/writer"
+    assert cls.id == "main/classify" and cls.branches[0].body.nodes[0].id == "main/bug/writer"
     assert cls.otherwise.nodes[0].kind == "fail"
 
 
@@ -192,8 +204,37 @@ def test_if_on_runtime_value_is_a_classify_with_expression():
     cls = spec.graph.nodes[1]
     assert cls.kind == "classify" and cls.mode == "expr"
     assert cls.on == {"call": "boolean", "args": [
-        {"call": ">", "args": [{"get": {"ref": "main/s/critic"}, "path": ["score"]}, 0.5]}]}
+        {"call": ">", "args": [{"get": {"ref": "main/s"}, "path": ["score"]}, 0.5]}]}
     assert cls.branches[0].label is True and cls.otherwise.result == "stop"
+    assert cls.id == "main/if" and cls.branches[0].body.nodes[0].id == "main/writer"
+
+
+def test_an_if_without_steps_in_its_branches_is_an_expression_not_a_classify_node():
+    spec = compile(AGENTS + """
+(defschema S {:score number})
+(defworkflow main []
+  (let [s (spawn critic "score" :returns S)
+        next (spawn writer (if (> s.score 0.5) (fmt "ship {s}") "stop"))]
+    next))""")
+    assert [n.kind for n in spec.graph.nodes] == ["spawn", "spawn"]
+    (chosen,) = spec.graph.nodes[1].prompt["args"]  # the prompt is rendered to a string
+    assert chosen["if"][2] == "stop"
+    assert spec.graph.nodes[1].id == "main/next"
+
+
+def test_a_patterns_ifs_do_not_nest_the_ids_of_the_phases_after_them():
+    from pathlib import Path
+
+    examples = Path(__file__).parent.parent / "examples"
+    spec = compile((examples / "design_plan_implement.wl").read_text(),
+                   str(examples / "design_plan_implement.wl"))
+    flat = [(n.kind, n.id) for n, _ in spec.walk()]
+    assert ("spawn", "main/change/round/review") in flat
+    assert ("loop", "main/plan/round") in flat
+    assert not any("classify" in i or "then" in i for _, i in flat)
+    # the only classify nodes left route between phases; the draft's `(if prev ...)` is
+    # an expression in the draft's prompt
+    assert [k for k, _ in flat].count("classify") == 2
 
 
 def test_case_without_else_has_no_otherwise_branch():

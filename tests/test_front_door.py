@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from .conftest import wlisp_bin
+from .conftest import ROOT, wlisp_bin
 
 PROGRAM = '(defagent w)\n(defworkflow main [x] (spawn w (fmt "do {x}")))\n'
 
@@ -163,14 +164,38 @@ def test_show_one_node_has_every_attempt_and_the_structured_answer(tmp_path):
     res = cli("run", "r.wl", "-i", "x=tea", "--executor", "scripted", "--answers",
               "answers.toml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    shown = cli("show", "last", "main/r/w", cwd=tmp_path)
+    shown = cli("show", "last", "main/r", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout
     assert "--- attempt 1 (failed) ---" in text and "--- attempt 2 (completed) ---" in text
     assert "rate tea" in text and "not json" in text and '"score": 4' in text
     assert "source: r.wl:3:11" in text
-    data = json.loads(cli("show", "last", "main/r/w", "--json", cwd=tmp_path).stdout)
+    data = json.loads(cli("show", "last", "main/r", "--json", cwd=tmp_path).stdout)
     assert data["structured"] == {"score": 4} and len(data["attempts"]) == 2
+
+
+def test_show_draws_the_run_in_the_users_names(tmp_path):
+    """Loops as their binding and iterations, routing with the branch it chose, the
+    pattern's ifs not nesting later phases, and nothing named after node kinds."""
+    shutil.copytree(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    (tmp_path / "wlisp.toml").write_text("")
+    res = cli("run", "examples/design_plan_implement.wl", "-i", "brief=CSV",
+              "--answers", "examples/design_plan_implement.answers.toml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [ln.strip("│├└─ ") for ln in cli("show", "last", cwd=tmp_path).stdout.splitlines()]
+    assert [ln.split("  ")[0] for ln in lines[2:6]] == [
+        "✓ design / round", "iteration 1", "✓ draft", "✓ review"]
+    assert any(ln.startswith("✓ if → then") for ln in lines)
+    assert any(ln.startswith("✓ change / round") for ln in lines)
+    assert not any("classify" in ln or "/loop" in ln for ln in lines)
+
+    res = cli("run", "examples/triage.wl", "-i", "ticket=It crashes", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [ln.strip("│├└─ ") for ln in cli("show", "last", cwd=tmp_path).stdout.splitlines()]
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("logs:"))
+    labels = [ln.split("  ")[0] for ln in lines[2:end]]
+    assert labels == ["✓ triager", "✓ classify → bug", "bug", "✓ fix", "✓ support",
+                      "✂ question / support", "✂ else / support"]
 
 
 def test_report_is_markdown_to_paste_and_json(tmp_path):

@@ -52,7 +52,7 @@ def test_a_bool_gate_reads_yes_and_no(paused, answer, value):
     out = json.loads(res.stdout)
     if value is None:  # yes: the run goes on to the second gate
         assert res.returncode == 3 and out["status"] == "paused"
-        assert list(out["gates"]) == ["main/classify/then/why"]
+        assert list(out["gates"]) == ["main/why"]
     else:
         assert res.returncode == 0 and out["value"] == value
 
@@ -69,7 +69,7 @@ def test_a_record_gate_takes_json_checked_against_its_schema(paused):
     assert ok.returncode == 3
     for bad in ('{"ship": "maybe"}', "yes", '{"note": "x"}'):
         res = wlisp("resume", "g", "--state-dir", paused, "--answer", bad)
-        assert res.returncode == 2 and "`main/classify/then/why`" in res.stderr, (bad, res.stderr)
+        assert res.returncode == 2 and "`main/why`" in res.stderr, (bad, res.stderr)
         assert status(paused) == "paused"
     done = wlisp("resume", "g", "--state-dir", paused, "--answer", '{"ship": false}', "-q")
     assert done.returncode == 0 and done.stdout.strip() == "shipped, then held"

@@ -30,12 +30,47 @@ def test_resume_after_failure_reruns_only_what_failed(tmp_path):
     spec = compile(SRC)
     bad = Recorder({"critic": "FAIL"})
     first = run(spec, bad, {"topic": "owls"}, store=str(tmp_path), run_id="r1")
-    assert first.status == "failed" and bad.ids() == ["main/a/writer", "main/b/critic"]
+    assert first.status == "failed" and bad.ids() == ["main/a", "main/b"]
     good = Recorder()
     second = resume("r1", good, store=str(tmp_path))
     assert second.status == "completed" and second.reused == 1
-    assert good.ids() == ["main/b/critic", "main/c/writer"]
+    assert good.ids() == ["main/b", "main/c"]
     assert second.value == "writer: final from critic: critique writer: draft about owls"
+
+
+def _as_written_by_0_1(spec):
+    """The spec wlisp 0.1 compiled from SRC: each step named `binding/agent`."""
+    from wlisp.ir.spec import WorkflowSpec
+
+    text = spec.to_json()
+    for name, agent in (("a", "writer"), ("b", "critic"), ("c", "writer")):
+        text = text.replace(f'"main/{name}"', f'"main/{name}/{agent}"')
+    return WorkflowSpec.from_json(text)
+
+
+def test_a_rerun_reuses_the_steps_of_a_run_whose_ids_were_named_by_wlisp_0_1(tmp_path):
+    old = _as_written_by_0_1(compile(SRC))
+    first = run(old, Recorder(), {"topic": "owls"}, store=str(tmp_path), run_id="old")
+    assert sorted(first.nodes) == ["main/a/writer", "main/b/critic", "main/c/writer"]
+    edited = compile(SRC.replace('"final from {b}"', '"final version from {b}"'))
+    ex = Recorder()
+    again = run(edited, ex, {"topic": "owls"}, store=str(tmp_path), run_id="new",
+                reuse_from="old")
+    assert ex.ids() == ["main/c"]  # a and b asked the same as before: reused
+    assert again.reused == 2 and again.value.startswith("writer: final version from critic")
+
+
+def test_identical_steps_of_one_run_are_not_taken_for_each_other_on_resume(tmp_path):
+    spec = compile('(defagent w) (defworkflow main [] (map (fn [i] (spawn w "same" :retries 0)) '
+                   '(range 3)))')
+    calls = iter(["one", "FAIL", "three"])
+    first = run(spec, Recorder({"w": lambda s: next(calls)}), {}, store=str(tmp_path),
+                run_id="r", concurrency=1)
+    assert first.status == "failed"
+    ex = Recorder({"w": "again"})
+    second = resume("r", ex, store=str(tmp_path))
+    assert ex.ids() == ["main/map[1]/w"] and second.reused == 2
+    assert [v["output"] for v in second.value] == ["one", "again", "three"]
 
 
 def test_resuming_a_completed_run_calls_nothing(tmp_path):
@@ -54,7 +89,7 @@ def test_incremental_rerun_after_editing_one_prompt(tmp_path):
     ex = Recorder()
     second = run(edited, ex, {"topic": "owls"}, store=str(tmp_path), run_id="v2",
                  reuse_from="v1")
-    assert ex.ids() == ["main/b/critic", "main/c/writer"]  # the edit and its dependent
+    assert ex.ids() == ["main/b", "main/c"]  # the edit and its dependent
     assert second.reused == 1 and "harshly" in second.value
 
 
@@ -67,9 +102,9 @@ def test_human_gate_pauses_then_resume_with_an_answer(tmp_path):
     (if ok (spawn writer "publish") "held back")))""")
     ex = Recorder()
     first = run(spec, ex, {}, store=str(tmp_path), run_id="gate")
-    assert first.status == "paused" and list(first.gates) == ["main/ok/human"]
+    assert first.status == "paused" and list(first.gates) == ["main/ok"]
     ex2 = Recorder()
-    second = resume("gate", ex2, store=str(tmp_path), answers={"main/ok/human": False})
+    second = resume("gate", ex2, store=str(tmp_path), answers={"main/ok": False})
     assert second.status == "completed" and second.value == "held back"
     assert ex2.calls == []  # the draft came from the journal
 
@@ -81,7 +116,7 @@ def test_budget_exhaustion_then_resume_with_a_bigger_budget(tmp_path):
     assert first.status == "budget_exhausted"
     ex = Recorder()
     again = resume("b", ex, store=str(tmp_path), budget={"steps": 3})
-    assert again.status == "completed" and ex.ids() == ["main/c/writer"]
+    assert again.status == "completed" and ex.ids() == ["main/c"]
 
 
 def test_a_run_held_by_a_live_process_cannot_be_resumed(tmp_path):
@@ -129,7 +164,7 @@ def test_an_older_journal_is_migrated(tmp_path):
     assert db.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
     assert db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0] == 0  # the new table
     j = Journal(str(tmp_path))
-    assert set(j.node_view("m")) == {"main/a/writer", "main/b/critic", "main/c/writer"}
+    assert set(j.node_view("m")) == {"main/a", "main/b", "main/c"}
     j.close()
 
 
@@ -143,12 +178,12 @@ def test_steps_are_journaled_with_logs(tmp_path):
     run(compile(SRC), Recorder(), {"topic": "owls"}, store=str(tmp_path), run_id="logs")
     j = Journal(str(tmp_path))
     steps = j.steps("logs")
-    assert [s["node"] for s in steps] == ["main/a/writer", "main/b/critic", "main/c/writer"]
+    assert [s["node"] for s in steps] == ["main/a", "main/b", "main/c"]
     assert all(s["status"] == "completed" and len(s["spec_hash"]) == 32 for s in steps)
     assert json.loads(steps[0]["outcome"])["output"] == "writer: draft about owls"
     j.close()
     text = (tmp_path / "runs" / "logs" / "steps.log").read_text()
-    assert "# main/a/writer (attempt 1, completed)\n\n## prompt\n\ndraft about owls" in text
+    assert "# main/a (attempt 1, completed)\n\n## prompt\n\ndraft about owls" in text
     assert "## output\n\nwriter: draft about owls" in text
 
 

@@ -221,7 +221,7 @@ def test_map_destructuring_of_a_steps_structured_answer():
     spec = compile('(defagent w) (defworkflow main [] (let [{:keys [score tag] :or '
                    '{tag "none"}} (spawn w "rate" :returns {:score int :tag string})] '
                    '[score tag]))')
-    assert spec.graph.nodes[0].id == "main/score/w"  # named after the first key
+    assert spec.graph.nodes[0].id == "main/score"  # named after the first key
     res = wlisp.run(spec, executor=MockExecutor(), inputs={})
     assert res.status == "completed" and isinstance(res.value[0], int)
 

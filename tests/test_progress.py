@@ -22,8 +22,8 @@ def test_plain_progress_lines():
     res = run(SPEC, Recorder({"critic": "FAIL"}), {}, events=PlainProgress(out))
     text = out.getvalue()
     assert res.status == "failed"
-    assert "✓ finished  main/a/writer [writer]" in text and "15 tok" in text
-    assert "✗ failed    main/b/critic [critic]" in text and "agent gave up" in text
+    assert "✓ finished  main/a [writer]" in text and "15 tok" in text
+    assert "✗ failed    main/b [critic]" in text and "agent gave up" in text
     assert text.strip().splitlines()[-1].endswith("run failed")
 
 
@@ -34,5 +34,5 @@ def test_live_progress_renders_a_tree():
     console = Console(record=True, width=100, file=io.StringIO())
     console.print(live._render())
     text = console.export_text()
-    assert "main (test)" in text and "✓ a/writer" not in text
-    assert "✓ writer" in text and "✗ critic" in text and "agent gave up" in text
+    assert "main (test)" in text and "main/a" not in text  # labels: the user's names
+    assert "✓ a [writer]" in text and "✗ b [critic]" in text and "agent gave up" in text

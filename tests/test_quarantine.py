@@ -214,12 +214,12 @@ def test_a_loaded_spec_marks_chosen_steps_quarantined():
 
 def test_the_diagnostic_points_at_the_use_and_names_the_step():
     src = program('(let [r (spawn q "read" :returns S)\n'
-                  '      v (if (= r.label "a") r.output "b")]\n'
+                  '      v (case r.label "a" r.output :else "b")]\n'
                   '  (spawn w v))')
     with pytest.raises(WlispError) as info:
         compile(src, "main")
     d = info.value.diagnostics[0]
-    assert "quarantined step `main/r/q`" in d.message
+    assert "quarantined step `main/r`" in d.message
     assert d.span is not None and src.splitlines()[d.span.line - 1].strip().startswith(
         "(spawn w v)")
     assert any(span is not None and span.line < d.span.line for _, span in d.notes)

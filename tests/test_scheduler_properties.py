@@ -56,7 +56,7 @@ def model(n, deps, failing):
 
 
 def node_id(i, mode):
-    return f"main/s{i}" if mode == "do" else f"main/s{i}/w{i % 3}"
+    return f"main/s{i}"  # a binding's one step takes its name; `:id "s{i}"` the same
 
 
 async def execute(spec, n, failing, timing, mode):

@@ -23,7 +23,7 @@ SRC = ('(defagent fixer) (defagent reviewer)\n'
 def test_continue_compiles_to_a_session_expression_and_a_dependency():
     spec = compile(SRC)
     b = spec.graph.nodes[2]
-    assert b.session == {"get": {"ref": "main/a/fixer"}, "path": ["session_id"]}
+    assert b.session == {"get": {"ref": "main/a"}, "path": ["session_id"]}
     assert WorkflowSpec.from_json(spec.to_json()).graph.nodes[2].session == b.session
 
 
@@ -56,12 +56,12 @@ def test_the_executor_gets_the_session_and_a_resume_keeps_it(tmp_path):
                               StepOutcome(s.task_id, "sess-42", s.agent, "fixed", True)})
     res = run(spec, first, {}, store=str(tmp_path), run_id="r1")
     assert res.status == "failed"
-    b_call = [c for c in first.calls if c.task_id == "main/b/fixer"][0]
+    b_call = [c for c in first.calls if c.task_id == "main/b"][0]
     assert b_call.parent_session_id == "sess-42"
     again = Recorder()
     res = resume("r1", again, store=str(tmp_path))
     assert res.status == "completed"
-    assert [c.task_id for c in again.calls] == ["main/b/fixer"]  # a and r were journaled
+    assert [c.task_id for c in again.calls] == ["main/b"]  # a and r were journaled
     assert again.calls[0].parent_session_id == "sess-42"
 
 
@@ -79,7 +79,7 @@ def test_the_mock_executor_stays_in_the_continued_session():
     res = wlisp.run(compile('(defagent w) (defworkflow main [] (let [a (spawn w "x") '
                             'b (spawn w "y" :continue a)] [a.session-id b.session-id]))'),
                     executor=MockExecutor(), inputs={})
-    assert res.value[0] == res.value[1] == "mock-main/a/w"
+    assert res.value[0] == res.value[1] == "mock-main/a"
 
 
 def test_an_executor_that_cannot_continue_says_so(tmp_path):
@@ -94,5 +94,5 @@ def test_an_executor_that_cannot_continue_says_so(tmp_path):
     ok = CommandExecutor([sys.executable, "-c", "import sys; print(sys.argv[1:])",
                           ["--resume", "{session}"]])
     res = run(spec, ok, {})
-    assert res.status == "completed" and "'--resume', 'cmd-main/a/w'" in res.value["output"]
+    assert res.status == "completed" and "'--resume', 'cmd-main/a'" in res.value["output"]
     assert json.loads(spec.to_json())  # the spec stays plain JSON

@@ -99,8 +99,8 @@ def test_fanout_synthesize_runs_every_worker_then_one_synthesizer_over_all():
                       {"agent": "critic", "output": "from the critic"},
                       {"agent": "boss", "output": "merged"}])
     assert result.status == "completed" and result.value["output"] == "merged"
-    assert steps(result) == ["main/boss", "main/results/map[0]/worker",
-                             "main/results/map[1]/critic"]
+    assert steps(result) == ["main/boss", "main/results[0]/worker",
+                             "main/results[1]/critic"]
     [prompt] = ex.prompts("boss")
     assert prompt.startswith("Merge them.") and "from the worker\n\nfrom the critic" in prompt
 
@@ -149,8 +149,7 @@ def test_verify_rules_runs_one_verifier_per_rule_and_reports_violations():
     assert result.value["violations"] == [{"rule": "no jargon", "violated": True,
                                            "evidence": "'synergy'"}]
     assert [c["violated"] for c in result.value["checks"]] == [True, False]
-    assert steps(result) == ["main/checks/map[0]/check/critic",
-                             "main/checks/map[1]/check/critic"]
+    assert steps(result) == ["main/checks[0]/check", "main/checks[1]/check"]
     assert all("Rule: " in p for p in ex.prompts("critic"))
 
 
@@ -162,7 +161,7 @@ def test_verify_rules_skeptic_rechecks_only_flags_and_suppresses_false_positives
     assert result.value["checks"][0]["evidence"] == "'synergy' is quoted, not used"
     [prompt] = ex.prompts("skeptic")  # the complying rule is not re-checked
     assert "Rule: no jargon" in prompt and "'synergy'" in prompt
-    assert result.nodes["main/checks/map[1]/classify/else/recheck/skeptic"]["status"] == "pruned"
+    assert result.nodes["main/checks[1]/recheck"]["status"] == "pruned"
 
 
 def test_verify_rules_skeptic_upholds_a_real_violation():
@@ -294,7 +293,7 @@ def test_classify_and_act_runs_the_chosen_branch_on_the_input_and_prunes_the_res
     assert ex.prompts("critic") == ["Answer: why?"]
     assert "Labels: bug, question" in ex.prompts("boss")[0]
     assert ex.specs[0].output_schema["properties"]["label"]["enum"] == ["bug", "question"]
-    assert result.nodes["main/classify/bug/worker"]["status"] == "pruned"
+    assert result.nodes["main/bug/worker"]["status"] == "pruned"
 
 
 def test_classify_and_act_else_handles_what_fits_no_label():

@@ -137,32 +137,49 @@ def show_json(run, nodes: dict, logs: str) -> str:
 
 
 def print_show(run, nodes: dict, logs: str) -> None:
-    """A run's nodes as a tree: status, agent, attempts, time, reuse, source, errors."""
+    """A run's nodes as a tree named as the source names them (`runtree.py`): status,
+    agent, attempts, time, reuse, source, errors."""
     from rich.console import Console
     from rich.text import Text
     from rich.tree import Tree
+
+    from .runtree import build
 
     usage = run.usage
     tree = Tree(Text(f"{run.id}  {run.workflow}  {run.status}  started {when(run.created)}  "
                      f"steps {usage.get('steps', 0)}  tokens {usage.get('tokens', 0)}  "
                      f"cost ${usage.get('cost', 0):.4f}", style="bold"))
-    for node_id, rec in nodes.items():
-        state = {"completed": "finished"}.get(rec["status"], rec["status"])
-        line = Text(f"{ICONS.get(state, ' ')} {node_id}", style=STYLES.get(state, ""))
-        extras = [rec.get("agent") and f"[{rec['agent']}]",
-                  rec.get("attempts", 0) > 1 and f"{rec['attempts']} attempts",
-                  rec.get("elapsed") is not None and f"{rec['elapsed']:.2f}s",
-                  rec.get("reused") and "reused",
-                  rec.get("source")]
-        line.append("  " + "  ".join(x for x in extras if x), style="dim")
-        if rec.get("error") and rec["status"] in ("failed", "skipped", "cancelled", "paused"):
-            line.append(f"\n    {rec['error'][:200]}", style="red")
-        tree.add(line)
+
+    def add(branch, row):
+        for child in row.children.values():
+            add(branch.add(_show_line(child)), child)
+    add(tree, build(nodes, run.spec))
     console = Console()
     console.print(tree)
     if run.error:
         console.print(Text(f"error: {run.error}", style="red"))
     console.print(Text(f"logs: {logs}", style="dim"))
+
+
+def _show_line(row):
+    from rich.text import Text
+
+    rec = row.rec
+    if rec is None:
+        return Text(row.label)
+    state = {"completed": "finished"}.get(rec["status"], rec["status"])
+    line = Text(f"{ICONS.get(state, ' ')} {row.label}", style=STYLES.get(state, ""))
+    extras = [rec.get("agent") and f"[{rec['agent']}]",
+              rec.get("iterations") and f"{rec['iterations']} iteration"
+              f"{'s' if rec['iterations'] != 1 else ''}",
+              rec.get("attempts", 0) > 1 and f"{rec['attempts']} attempts",
+              rec.get("elapsed") is not None and f"{rec['elapsed']:.2f}s",
+              rec.get("reused") and "reused",
+              rec.get("source")]
+    line.append("  " + "  ".join(x for x in extras if x), style="dim")
+    if rec.get("error") and rec["status"] in ("failed", "skipped", "cancelled", "paused"):
+        line.append(f"\n    {rec['error'][:200]}", style="red")
+    return line
 
 
 # --- values, in wlisp syntax ------------------------------------------------------

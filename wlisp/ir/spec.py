@@ -4,7 +4,9 @@ A spec is a tree of `Graph`s (`ir/nodes.py`). Each graph holds nodes and a
 result expression (`ir/expr.py`); control nodes own nested graphs. Node ids are
 static and unique across the whole spec; a nested graph's nodes all start with
 their owner's id, so the runtime names instances by swapping that prefix
-(`main/fix/loop/critic` runs as `main/fix/loop@2/critic`).
+(`main/fix/round/critic` runs as `main/fix/round@2/critic`). A classify node's
+branches run once per instance of the graph around it, so their nodes start with
+that graph's prefix instead (older specs' `…/classify/then/…` ids also do).
 """
 
 from __future__ import annotations

@@ -297,7 +297,7 @@ class _Validator:
             if prefix and not node.id.startswith(prefix):
                 self.err("W0601", f"node `{node.id}` must start with its owner's id `{prefix}`",
                          node)
-            refs = self.node(node, scope)
+            refs = self.node(node, scope, prefix)
             reads |= refs
             deps[node.id] = refs | set(node.after)
             for a in node.after:
@@ -308,7 +308,7 @@ class _Validator:
         self.cycles(graph, deps)
         return reads.difference(deps)
 
-    def node(self, node: Node, scope: _Scope) -> set[str]:
+    def node(self, node: Node, scope: _Scope, prefix: str = "") -> set[str]:
         refs: set[str] = set()
         for name, holds, _ in node.fields():
             if holds == EXPR and getattr(node, name) is not None:
@@ -323,7 +323,8 @@ class _Validator:
             inner.vars |= {(node.id, p) for p in g.params}
             if var:
                 inner.vars.add((node.id, var))
-            refs |= self.graph(g, inner, node.id, node)
+            owner_prefix = prefix if node.kind == "classify" else node.id  # see ir/spec.py
+            refs |= self.graph(g, inner, owner_prefix, node)
         return refs
 
     def check_spawn(self, node) -> None:

@@ -5,10 +5,15 @@ something about an earlier node (a `classify` fixes its classifier step's
 answer format, a `tournament` its judge's). When the whole workflow has been
 evaluated, `GraphDraft.emit()` turns the drafts into the immutable IR once.
 
-Ids come from the lexical position: the workflow, `let` binding names, then
-the agent or node kind (`main/review/reviewer`), with `#2`, `#3` for repeats in
-one scope and `[i]`, `@k` for map items and loop iterations. The forms of a body
-run in order: each form's nodes wait for the sink nodes of the form before it.
+Ids come from the lexical position, in the user's words: the workflow and
+`let` binding names. A binding's value that is one step or one loop, map, ...
+takes the binding's name (`main/change/round`, `main/change/round@2/review`);
+other nodes add their agent or kind (`main/review/reviewer` when `review` binds
+more than one step), with `#2`, `#3` for repeats in one scope and `[i]`, `@k`
+for map items and loop iterations. A runtime conditional's branches are named
+like the code around it, not under the classify node, so a pattern's `if`s do
+not nest the ids of what follows them. The forms of a body run in order: each
+form's nodes wait for the sink nodes of the form before it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from ..errors import WlispError
-from ..ir.nodes import FIELDS, Graph, Node, make_node, map_graphs
+from ..ir.nodes import FIELDS, NESTING, Graph, Node, make_node, map_graphs
 
 JOIN_THRESHOLD = 8  # above this many predecessors, a sequence point gets a join node
 
@@ -50,13 +55,17 @@ class GraphBuilder:
     """Collects the node drafts of one graph; nested graphs get builders of their own
     that share the compilation's `registry` (every draft by id)."""
 
-    def __init__(self, prefix: str, registry: dict[str, NodeDraft], depth: int = 1):
+    def __init__(self, prefix: str, registry: dict[str, NodeDraft], depth: int = 1,
+                 taken: set[str] | None = None):
         self.prefix = prefix
         self.depth = depth                     # 1 for a workflow's graph, 2 nested in it ...
         self.registry = registry
         self.nodes: list[NodeDraft] = []
-        self.ids: set[str] = set()
+        self.ids: set[str] = set()             # this graph's own nodes
+        self.taken = set() if taken is None else taken  # ids no other node may get
+        self.explicit: set[str] = set()        # ids the user gave with `:id`
         self.path: list[str] = [prefix]
+        self.claims: list[list] = []           # per open binding: [name taken?]
         self.namespace = prefix
         self.barrier: list[str] = []           # what the next node waits for (body order)
         self.deps: dict[str, frozenset] = {}   # node id -> ids it waits for
@@ -64,40 +73,87 @@ class GraphBuilder:
     def nested(self, prefix: str) -> GraphBuilder:
         return GraphBuilder(prefix, self.registry, self.depth + 1)
 
+    def branch(self, segment: str | None) -> GraphBuilder:
+        """A runtime conditional's branch: named like the code around it (under its
+        label's `segment`), its ids unique together with the enclosing graph's."""
+        inner = GraphBuilder(self.path[0], self.registry, self.depth + 1, self.taken)
+        inner.path = self.path + ([segment] if segment else [])
+        inner.namespace = self.namespace
+        return inner
+
     # --- ids ------------------------------------------------------------------------
 
-    def reserve(self, base: str, explicit, span) -> str:
-        """A fresh id for a node: `:id` relative to the scope, else from the position."""
+    def reserve(self, base: str, explicit, span, claim: bool = False) -> str:
+        """A fresh id for a node: `:id` relative to the scope, else from the position.
+        A node with nested graphs (`claim`) takes the name of the binding it is the
+        first node of; steps take it when the binding ends (`adopt`)."""
+        bare = "/".join(self.path)
         if explicit is not None:
             if not isinstance(explicit, str) or not explicit or "/" in explicit:
                 raise WlispError.at("W0306", "`:id` must be a non-empty string without `/`",
                                     span)
             nid = f"{self.namespace}/{str.__str__(explicit)}"
-            if nid in self.ids:
+            if nid in self.taken:
                 first = self.registry.get(nid)
                 raise WlispError.at("W0304", f"duplicate id `{nid}` in this scope", span,
                                     ("the first one is here", first and first.span))
+            self.explicit.add(nid)
+        elif claim and self._claimable(bare):
+            nid = bare
+            self.claims[-1][1] = True
         else:
-            stem = "/".join(self.path) + "/" + base
+            stem = bare + "/" + base
             nid, n = stem, 1
-            while nid in self.ids:
+            while nid in self.taken:
                 n += 1
                 nid = f"{stem}#{n}"
         self.ids.add(nid)
+        self.taken.add(nid)
         return nid
+
+    def _claimable(self, bare: str) -> bool:
+        return bool(self.claims) and not self.claims[-1][1] and \
+            self.claims[-1][0] == self.path[-1] and bare not in self.taken
 
     def release(self, nid: str) -> None:
         """Give back an id reserved for a node that turned out not to be needed."""
         self.ids.discard(nid)
+        self.taken.discard(nid)
+        if self.claims and nid == "/".join(self.path):
+            self.claims[-1][1] = False
 
     @contextmanager
     def named(self, name: str):
         """Nodes created inside are named after a `let` binding."""
         self.path.append(name)
+        self.claims.append([name, False])
         try:
             yield
         finally:
             self.path.pop()
+            self.claims.pop()
+
+    def adopt(self, nid: str) -> str | None:
+        """Give the open binding's name to the step `nid` that is its value: the new
+        id, or None when it keeps its own (an explicit `:id`, the name taken, a node
+        with nested graphs, or a later node of the binding already reading it)."""
+        bare = "/".join(self.path)
+        draft = self.registry.get(nid)
+        if draft is None or nid not in self.ids or nid in self.explicit or \
+                not self._claimable(bare) or nid.rpartition("/")[0] != bare or \
+                NESTING[draft.kind] or nid in self.barrier:
+            return None
+        later = self.nodes[self.nodes.index(draft) + 1:]
+        if any(nid in self.deps[n.id] for n in later):
+            return None
+        for names in (self.ids, self.taken):
+            names.discard(nid)
+            names.add(bare)
+        self.registry[bare] = self.registry.pop(nid)
+        self.deps[bare] = self.deps.pop(nid)
+        draft.id = bare
+        self.claims[-1][1] = True
+        return bare
 
     @contextmanager
     def namespace_of(self, name: str):

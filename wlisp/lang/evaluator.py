@@ -114,11 +114,13 @@ class Evaluator:
                              "can do: call it from a `defworkflow`", span)
         return self.graph
 
-    def subgraph(self, prefix: str, build, *, params=(), span=None) -> Subgraph:
-        """Evaluate `build()` into a nested graph named `prefix` (a loop body, a branch,
-        a map item ...); its value becomes the graph's result."""
+    def subgraph(self, prefix: str | None, build, *, params=(), span=None,
+                 segment=None) -> Subgraph:
+        """Evaluate `build()` into a nested graph named `prefix` (a loop body, a map
+        item ...; None: a branch, named like the code around it, under `segment`);
+        its value becomes the graph's result."""
         outer = self.graph
-        inner = outer.nested(prefix)
+        inner = outer.branch(segment) if prefix is None else outer.nested(prefix)
         if inner.depth > MAX_GRAPH_DEPTH:
             raise self.error("W0405", f"graphs nest more than {MAX_GRAPH_DEPTH} deep here (a "
                              "loop, branch, map item ... inside another)", span)

@@ -185,6 +185,8 @@ class Scheduler:
                     prompt, str) else B.render(prompt), inst, rec, session)
                 status, value, error = ("completed", outcome, None) if outcome.success else \
                     ("failed", outcome, outcome.error or outcome.output)
+            elif node.kind == "classify":  # its branches are named like its siblings
+                status, value, error = await self._classify(np, scope, inst, rec, sp, ip)
             else:
                 status, value, error = await CONTROL[node.kind](self, np, scope, inst, rec)
         except ExprError as exc:
@@ -247,7 +249,7 @@ class Scheduler:
         rec.data["iterations"] = k
         return "completed", value, None
 
-    async def _classify(self, np, scope, inst, rec):
+    async def _classify(self, np, scope, inst, rec, sp, ip):
         node = np.node
         value = np.expr("on")(scope)
         label = classifier_label(value) if node.mode == "agent" else value
@@ -266,9 +268,9 @@ class Scheduler:
         for g in [b.body for b in node.branches] + [node.otherwise]:
             if g is not None and g is not chosen:
                 for n in g.nodes:
-                    self.state.prune(inst + n.id[len(node.id):], n, f"`{inst}` chose "
+                    self.state.prune(ip + n.id[len(sp):], n, f"`{inst}` chose "
                                      f"{_show(label)}")
-        res = await self.run_graph(chosen, scope.child(), node.id, inst)
+        res = await self.run_graph(chosen, scope.child(), sp, ip)
         if not res.ok:
             return res.outcome()
         return "completed", res.value, None
@@ -376,7 +378,7 @@ async def bounded(run, jobs, limit) -> list:
 # the control nodes by kind: plain functions, not bound methods kept on the scheduler,
 # which would make a cycle holding the whole run until the garbage collector finds it
 CONTROL = {kind: getattr(Scheduler, "_" + kind) for kind in (
-    "value", "fail", "human", "loop", "classify", "map", "pipeline", "try", "tournament")}
+    "value", "fail", "human", "loop", "map", "pipeline", "try", "tournament")}
 
 
 def classifier_label(value):

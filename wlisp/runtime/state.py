@@ -4,6 +4,7 @@ record of every node instance, the bounds, the budget, the journal and events.""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 
 from ..contract import Event, EventSink
@@ -100,6 +101,22 @@ class StepEvents:
             self.sink.emit(event)
 
 
+_INSTANCE = re.compile(r"@\d+|\[[\d.]+\]")
+
+
+def renamed_steps(spec, cached: dict) -> dict[str, list]:
+    """Journaled steps whose ids this spec does not have (written by a compiler that
+    named nodes differently, such as wlisp 0.1's `main/classify/then/x/agent`), by
+    step hash: an incremental re-run still reuses what they asked and answered. A
+    step whose id this spec has is never taken for another one."""
+    static = {_INSTANCE.sub("", node.id) for node, _ in spec.walk()}
+    out: dict[str, list] = {}
+    for inst, hit in cached.items():
+        if _INSTANCE.sub("", inst) not in static:
+            out.setdefault(hit[0], []).append(hit)
+    return out
+
+
 class RunState:
     """Everything one run shares across its nodes, built complete before it starts."""
 
@@ -116,6 +133,7 @@ class RunState:
         self.clock = options.clock
         self.journal = journal
         self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
+        self.renamed = renamed_steps(spec, self.cached) if self.cached else {}
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}
         self.budget = Budget(spec.budget, used)

@@ -120,6 +120,8 @@ class StepRunner:
         if state.journal is not None or state.cached:
             h = step_hash(step, t.hash_prefix)
             hit = state.cached.get(inst)
+            if (hit is None or hit[0] != h) and state.renamed.get(h):
+                hit = state.renamed[h].pop(0)  # the same question under an older id
             if hit is not None and hit[0] == h:  # finished before, asked the same: reuse it
                 state.reused += 1
                 rec.data["reused"] = hit[2]

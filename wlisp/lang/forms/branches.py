@@ -1,6 +1,7 @@
 """Conditionals whose test is known only at run time (`if`, `when`, `cond`, `case`,
 `classify`): a classify node with one nested graph per branch in a workflow
-body, or an `if` expression inside pure code (SPEC §4 `classify`)."""
+body, or an `if` expression inside pure code and for an `if` none of whose
+branches has a step (SPEC §4 `classify`)."""
 
 from __future__ import annotations
 
@@ -21,25 +22,35 @@ def runtime_branches(ev: Evaluator, value: Ref, kind: str, clauses, default, for
     if ev.mode is Mode.PURE:
         return _pure_branches(ev, value, kind, clauses, default, form, env)
     graph = ev.step_graph("if", form.span)
-    cid = graph.reserve("classify", None, form.span)
-    branches, frees, results = [], set(), []
+    cid = graph.reserve(kind, None, form.span, claim=True)  # before the nodes in it
+    branches, frees, subs = [], set(), []
     for label, body in clauses:
-        segment = "then" if kind == "if" else label_segment(label)
-        sub = _branch(ev, f"{cid}/{segment}", body, env, form)
+        sub = _branch(ev, None if kind == "if" else label_segment(label), body, env, form)
         branches.append(Branch(True if kind == "if" else ev.to_expr(label), sub.graph))
         frees |= sub.free
-        results.append(sub.value)
+        subs.append(sub)
     otherwise = None
     if default is not None or kind == "if":
-        sub = _branch(ev, f"{cid}/else", default or (), env, form)
+        sub = _branch(ev, None if kind == "if" else "else", default or (), env, form)
         otherwise = sub.graph
         frees |= sub.free
-        results.append(sub.value)
+        subs.append(sub)
+    if kind == "if" and not any(s.builder.nodes for s in subs):
+        # routing with no step in it (a pattern's `(if prev ... task)`): an expression
+        graph.release(cid)
+        return _expression_if(value, subs)
     mode = before_node() if before_node is not None else "expr"
     on = {"call": "boolean", "args": [value.expr]} if kind == "if" else value.expr
     graph.add(cid, "classify", {"on": on, "mode": mode, "branches": branches,
                                 "otherwise": otherwise}, value.deps | frees, form.span)
     return ev.ref_to(cid)
+
+
+def _expression_if(value: Ref, subs):
+    then, otherwise = subs
+    expr = {"if": [{"call": "boolean", "args": [value.expr]}, then.graph.result,
+                   otherwise.graph.result]}
+    return merge_refs(expr, [value] + list(refs_in(then.value)) + list(refs_in(otherwise.value)))
 
 
 def check_exhaustive(ev: Evaluator, value: Ref, labels, default, form) -> None:
@@ -72,8 +83,9 @@ def _label_span(form, label):
     return form.span
 
 
-def _branch(ev: Evaluator, prefix, body, env, form):
-    """A branch's nested graph; a problem with its value points at its last form."""
+def _branch(ev: Evaluator, segment, body, env, form):
+    """A branch's nested graph, its ids under the label it routes (`main/bug/fix`) or,
+    for an `if`, beside its siblings; a problem with its value points at its last form."""
     def build():
         ev.call_stack.append("branch")  # recursion through runtime branches is bounded
         try:
@@ -81,7 +93,7 @@ def _branch(ev: Evaluator, prefix, body, env, form):
         finally:
             ev.call_stack.pop()
     span = getattr(body[-1], "span", None) if body else None
-    return ev.subgraph(prefix, build, span=span or form.span)
+    return ev.subgraph(None, build, span=span or form.span, segment=segment)
 
 
 def _pure_branches(ev: Evaluator, value, kind, clauses, default, form, env):

@@ -63,7 +63,7 @@ def _loop(ev: Evaluator, form: List, env: Env):
         return POISON
     graph = ev.step_graph("loop", form.span)
     explicit = ev.static(opts["id"][0], env, opts["id"][1], "`:id`") if "id" in opts else None
-    lid = graph.reserve("loop", explicit, form.span)
+    lid = graph.reserve("loop", explicit, form.span, claim=True)
     inner = Env(env)
     inner.vars[var.name] = Ref({"var": var.name, "in": lid})
     sub = ev.subgraph(lid, lambda: ev.eval_body(body, inner), span=form.span)
@@ -157,7 +157,7 @@ def _tournament(ev: Evaluator, form: List, env: Env):
         raise ev.error("W0303", "the judge must be a function of two entrants: "
                        "(fn [a b] (spawn judge ...))", form.span_at(2))
     graph = ev.step_graph("tournament", form.span)
-    tid = graph.reserve("tournament", opts.value("id"), form.span)
+    tid = graph.reserve("tournament", opts.value("id"), form.span, claim=True)
     names = [p.name if isinstance(p, Symbol) else f"p{i}" for i, p in enumerate(judge.params)]
 
     def judge_graph():
@@ -214,7 +214,7 @@ def _pipeline(ev: Evaluator, form: List, env: Env):
             raise ev.error("W0303", "a pipeline stage is a function (fn [prev item] ...)",
                            form.span_at(k + 2))
     graph = ev.step_graph("pipeline", form.span)
-    pid = graph.reserve("pipeline", opts.value("id"), form.span)
+    pid = graph.reserve("pipeline", opts.value("id"), form.span, claim=True)
     frees: set = set()
 
     def stage_graph(prefix, stage, k, item, params):
@@ -252,7 +252,7 @@ def _try(ev: Evaluator, form: List, env: Env):
         return _compile_time_try(ev, form, env, opts)
     graph = ev.step_graph("try", form.span)
     explicit = ev.static(opts["id"][0], env, opts["id"][1], "`:id`") if "id" in opts else None
-    tid = graph.reserve("try", explicit, form.span)
+    tid = graph.reserve("try", explicit, form.span, claim=True)
 
     def body_value():
         try:
@@ -347,7 +347,7 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
     if ev.mode is not Mode.GRAPH:
         return B.like(coll, [ev.call_value(f, [x], form.span) for x in items])
     graph = ev.graph
-    mid = graph.reserve("map", None, form.span)
+    mid = graph.reserve("map", None, form.span, claim=True)
     subs = [ev.subgraph(f"{mid}[{i}]", lambda x=x: ev.call_fn(f, [x], form), span=form.span)
             for i, x in enumerate(items)]
     values = [s.value for s in subs]
@@ -369,7 +369,7 @@ def _runtime_map(ev: Evaluator, f, coll: Ref, limit, form):
         except NotPure:
             pass
     graph = ev.step_graph("map", form.span)
-    mid = graph.reserve("map", None, form.span)
+    mid = graph.reserve("map", None, form.span, claim=True)
     var = next((p.name for p in f.params if isinstance(p, Symbol)), "item")
     item = Ref({"var": var, "in": mid})
     sub = ev.subgraph(mid, lambda: ev.call_fn(f, [item], form), span=form.span)

@@ -108,9 +108,21 @@ def _let(ev: Evaluator, form: List, env: Env):
             raise ev.error("W0302", f"a `let` name must be a symbol, a vector or a map, got "
                            f"`{pr_str(pattern)}`", bindings.span_at(i))
         with ev.naming(pattern):
-            value = ev.guarded(ev.eval, bindings[i + 1], inner)
+            value = _adopt(ev, ev.guarded(ev.eval, bindings[i + 1], inner))
         ev.bind(pattern, value, inner)
     return ev.eval_body(form[2:], inner)
+
+
+def _adopt(ev: Evaluator, value):
+    """A binding whose value is one step gives the step its name (`builder.adopt`)."""
+    if ev.graph is None or not isinstance(value, Ref) or value.node is None or \
+            value.expr != {"ref": value.node}:
+        return value
+    nid = ev.graph.adopt(value.node)
+    if nid is None:
+        return value
+    return Ref({"ref": nid}, frozenset({nid}), value.kind, nid, value.schema, value.raw,
+               value.raw_use)
 
 
 def _do(ev: Evaluator, form: List, env: Env):
