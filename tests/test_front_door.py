@@ -233,6 +233,48 @@ def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
     assert times == sorted(times) and times[0] < finished - 0.8  # streamed, not at the end
 
 
+FILED_AGENT = """import glob, os, sys, time
+prompt = sys.stdin.read()
+print("reading the code", flush=True)
+live = os.path.join(os.environ["WLISP_HOME"], "runs", "*", "steps", "main", "w", "1", "live.log")
+for _ in range(100):  # the line is in the step's file while the step still runs
+    if any("reading the code" in open(p).read() for p in glob.glob(live)):
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("live.log never had the line")
+print("my key is " + os.environ["T_API_KEY"], flush=True)
+print("careful: disk almost full", file=sys.stderr)
+print("done: " + prompt)
+"""
+
+
+def test_each_attempt_keeps_its_files_written_as_it_runs(tmp_path):
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.cmd]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
+        f'{json.dumps(FILED_AGENT)}]\nenv = {{ T_API_KEY = "${{T_SOURCE}}" }}\n'
+        'pass_env = ["WLISP_HOME"]\n'
+        '[agents]\ndefault = "cmd"\n')
+    (tmp_path / "m.wl").write_text('(defagent w :system "Be careful.")\n'
+                                   '(defworkflow main [] (spawn w "go"))\n')
+    state = tmp_path / "state"
+    env = {**os.environ, "WLISP_HOME": str(state), "T_SOURCE": "sk-live-123456"}
+    res = subprocess.run([wlisp_bin(), "run", "m.wl"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    (folder,) = state.glob("runs/*/steps/main/w/1")
+    files = {p.name: p.read_text() for p in folder.iterdir()}
+    assert set(files) == {"prompt.md", "live.log", "stderr.txt", "output.txt", "outcome.json"}
+    assert "Be careful." in files["prompt.md"] and files["prompt.md"].endswith("go")
+    assert files["live.log"].splitlines()[:2] == ["reading the code", "my key is ***"]
+    assert files["stderr.txt"].strip() == "careful: disk almost full"
+    assert json.loads(files["outcome.json"])["success"] is True
+    assert "sk-live-123456" not in "".join(files.values())
+    shown = subprocess.run([wlisp_bin(), "show", "last", "main/w"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60).stdout
+    assert f"files: {folder}" in shown
+
+
 # --- pictures -----------------------------------------------------------------------------
 
 def test_graphs_draw_what_the_user_wrote():

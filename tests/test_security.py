@@ -214,3 +214,11 @@ default = "api"
     for path in state.rglob("*"):  # journal, WAL, steps.log
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("node", ["main/../../x", "main/./a", "main//a", "main/a\0b/.."])
+def test_a_node_id_never_names_a_folder_outside_the_runs_steps(node, tmp_path):
+    from wlisp.runtime.stepfiles import step_dir
+
+    folder = os.path.realpath(step_dir(str(tmp_path), node, 1))
+    assert folder.startswith(str(tmp_path / "steps") + os.sep) and "\0" not in folder

@@ -8,6 +8,7 @@ import os
 import re
 
 from ..runtime.commits import LOG_NAME
+from ..runtime.stepfiles import step_dir
 
 _SECTION = re.compile(r"^={78}\n# (?P<node>.+?) \(attempt (?P<attempt>\d+), (?P<status>\w+)\)\n"
                       r"\n## prompt\n\n", re.M)
@@ -43,7 +44,13 @@ def step_view(run, nodes: dict, logs: str, node: str) -> dict | None:
             "usage": rec.get("usage"), "error": rec.get("error"),
             "structured": outcome.get("structured"), "session_id": outcome.get("session_id"),
             "finish_reason": outcome.get("finish_reason"),
-            "attempts": attempts_of(logs, node)}
+            "attempts": [{**a, "files": _folder(logs, node, a["attempt"])}
+                         for a in attempts_of(logs, node)]}
+
+
+def _folder(logs: str, node: str, attempt: int) -> str | None:
+    folder = step_dir(logs, node, attempt)
+    return folder if os.path.isdir(folder) else None
 
 
 def step_text(view: dict) -> str:
@@ -54,8 +61,9 @@ def step_text(view: dict) -> str:
     if view.get("usage"):
         lines.append("usage: " + ", ".join(f"{k} {v}" for k, v in view["usage"].items()))
     for a in view["attempts"]:
-        lines += ["", f"--- attempt {a['attempt']} ({a['status']}) ---", "prompt:",
-                  a["prompt"], "", "output:", a["output"]]
+        lines += ["", f"--- attempt {a['attempt']} ({a['status']}) ---"]
+        lines += [f"files: {a['files']}"] if a.get("files") else []
+        lines += ["prompt:", a["prompt"], "", "output:", a["output"]]
     if view.get("structured") is not None:
         lines += ["", "structured:", json.dumps(view["structured"], indent=2,
                                                 ensure_ascii=False)]

@@ -41,6 +41,8 @@ class CommandExecutor:
     `values`, `environment`, `command` and `result`; the process handling (groups,
     timeouts, reaping, reporting) is shared."""
 
+    step_files = True  # a journaled run keeps each attempt's files (runtime/stepfiles.py)
+
     def __init__(self, argv: list, *, name: str = "command", env: dict | None = None,
                  timeout: float | None = None, output_file: bool = False,
                  envelope: bool | None = None, cwd: str | None = None,
@@ -189,6 +191,10 @@ class CommandExecutor:
                 if proc.returncode is None:
                     await processes.reap(proc)
                 _report(events, "process_ended", spec, {"pid": proc.pid})
+            if err and events is not None:
+                events.emit(Event("stderr", spec.task_id, "spawn", spec.agent,
+                                  attempt=spec.attempt,
+                                  message=err.decode("utf-8", "replace")))
             return self.result(spec, proc.returncode, out, err, values)
 
     async def _communicate(self, proc, spec: StepSpec, events) -> tuple[bytes, bytes]:

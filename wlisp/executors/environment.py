@@ -64,10 +64,16 @@ def secret_values(profiles: Mapping[str, dict],
     for prof in profiles.values():
         passed = (*CLI_KEYS.get(prof.get("type"), ()), *prof.get("pass_env", ()))
         names.update(n for n in passed if SECRET_NAME.fullmatch(n))
-        values.update(v for k, v in (prof.get("env") or {}).items()
+        values.update(_expanded(v, environ) for k, v in (prof.get("env") or {}).items()
                       if SECRET_NAME.fullmatch(k) and isinstance(v, str))
     values.update(environ[n] for n in names if n in environ)
     return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def _expanded(value: str, environ: Mapping[str, str]) -> str:
+    """An `env` value as the agent gets it (`${VAR}` expanded), to mask that."""
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}",
+                  lambda m: environ.get(m[1], m[0]), value)
 
 
 class Redactor:
@@ -117,6 +123,8 @@ class RedactingExecutor:
         return getattr(self.inner, name)
 
     async def execute_step(self, spec, events=None) -> StepOutcome:
+        if events is not None and self.redactor.pattern is not None:
+            events = _RedactedEvents(events, self.redactor)
         try:
             out = await self.inner.execute_step(spec, events)
         except Exception as exc:  # noqa: BLE001 - its message may quote a secret
@@ -125,6 +133,19 @@ class RedactingExecutor:
                 raise
             raise type(exc)(masked) if _rebuildable(exc) else RuntimeError(masked) from None
         return self.redactor.outcome(out)
+
+
+class _RedactedEvents:
+    """An event sink that masks secrets in what an agent printed (the live view,
+    `run -v`, the step's files) before passing the event on."""
+
+    def __init__(self, sink, redactor: Redactor):
+        self.sink, self.redactor = sink, redactor
+
+    def emit(self, event) -> None:
+        if isinstance(event.message, str):
+            event.message = self.redactor.text(event.message)
+        self.sink.emit(event)
 
 
 def _rebuildable(exc: Exception) -> bool:

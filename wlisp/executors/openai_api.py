@@ -39,6 +39,8 @@ class OpenAIExecutor:
     given by the caller is used as is and never closed: its connections belong
     to one event loop, so the caller uses it within that loop and closes it."""
 
+    step_files = True  # a journaled run keeps each attempt's files (runtime/stepfiles.py)
+
     def __init__(self, *, name: str = "openai", base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", model: str | None = None,
                  prices: dict | None = None, timeout: float = 120.0, tool_timeout: float = 60.0,

@@ -95,6 +95,8 @@ class Router:
             self._get(name)
         self.concurrency_hint = sum(getattr(e, "concurrency_hint", 8)
                                     for e in self.executors.values())
+        # any profile that runs real agents: each attempt keeps its files
+        self.step_files = any(getattr(e, "step_files", False) for e in self.executors.values())
 
     def _get(self, name: str):
         if name not in self.executors:

@@ -55,6 +55,8 @@ def _runner_class(ray):
 
 
 class RayExecutor:
+    step_files = True  # a journaled run keeps each attempt's files (runtime/stepfiles.py)
+
     def __init__(self, *, build, config_path: str | None, inner: str, address: str | None = None,
                  actors: int = 2, concurrency: int = 64, num_cpus: float = 0.25,
                  num_gpus: float = 0, resources: dict | None = None, name: str = "ray"):

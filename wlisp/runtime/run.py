@@ -243,6 +243,8 @@ async def _heartbeat(journal, run_id: str, every: float = 5.0) -> None:
 def _close(state: RunState, heartbeat, result: RunResult) -> None:
     if heartbeat is not None:
         heartbeat.cancel()
+    if state.files is not None:
+        state.files.close()
     if state.journal is not None:
         try:
             state.journal.finish_run(result.run_id, result, state.records)

@@ -11,6 +11,7 @@ from ..contract import Event, EventSink
 from ..values.builtins import to_json
 from .budget import Budget
 from .cancel import SYSTEM_CLOCK, BudgetExhausted, CancelScope
+from .stepfiles import StepFiles
 
 DEFAULT_RETRIES = 2
 
@@ -83,11 +84,15 @@ class StepEvents:
     (so that a later holder of the run can kill what a dead one left running), and
     every event goes on to the run's own sink."""
 
-    def __init__(self, journal, run_id: str, sink: EventSink | None, clock, started: float):
+    def __init__(self, journal, run_id: str, sink: EventSink | None, clock, started: float,
+                 files=None):
         self.journal, self.run_id, self.sink = journal, run_id, sink
         self.clock, self.started = clock, started
+        self.files = files  # StepFiles, or None
 
     def emit(self, event: Event) -> None:
+        if self.files is not None and event.kind in ("agent", "stderr"):
+            (self.files.line if event.kind == "agent" else self.files.stderr)(event)
         if self.journal is None:
             pass
         elif event.kind == "process_started":
@@ -144,8 +149,10 @@ class RunState:
         self.reused = 0
         self.started_at = self.clock.now()
         # (given the clock and start, not `self.now`: no reference cycle through the run)
+        self.files = StepFiles(journal.log_dir(run_id)) \
+            if journal is not None and getattr(executor, "step_files", False) else None
         self.step_events = StepEvents(journal, run_id, self.sink, self.clock,
-                                      self.started_at) \
+                                      self.started_at, self.files) \
             if journal is not None or self.sink is not None else None
         wall = (spec.budget or {}).get("wall")
         self.scope = CancelScope(  # the run's scope: its deadline is the wall-clock budget

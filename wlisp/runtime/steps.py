@@ -133,11 +133,15 @@ class StepRunner:
             async with state.sem:
                 state.budget.take_step()  # counted when the step really starts
                 started = time.time()
+                if state.files is not None:
+                    state.files.begin(step)
                 if lock is None:
                     out = await call_executor(state, step)
                 else:
                     async with lock:  # an `:exclusive` agent: one step at a time
                         out = await call_executor(state, step)
+                if state.files is not None:
+                    state.files.end(step, out)
             errors = []
             if out.success and step.output_schema is not None:
                 out, errors = check_structured(out, step.output_schema)
