@@ -2,7 +2,11 @@
 
 Each request takes the next scripted reply: a dict (a completion message, or a
 raw {"status": ..., "body": ...}), "HANG" (sleep past the client's timeout) or
-"MALFORMED" (a 200 whose body is not JSON). Requests are recorded.
+"MALFORMED" (a 200 whose body is not JSON). Requests are recorded. A request
+with `"stream": true` gets the completion as server-sent chunks, the content a
+few characters at a time (`chunk_delay` seconds apart), as real servers send it;
+with `streaming = False` the server answers such a request with a 400, as some
+OpenAI-compatible servers do.
 """
 
 from __future__ import annotations
@@ -27,8 +31,29 @@ def completion(content=None, tool_calls=None, prompt_tokens=10, completion_token
                       "total_tokens": prompt_tokens + completion_tokens}}
 
 
+def chunks(reply: dict, size: int = 4):
+    """A chat.completion as the chat.completion.chunk objects of its stream."""
+    message = reply["choices"][0]["message"]
+    base = {"id": reply["id"], "object": "chat.completion.chunk", "created": 0, "model": "m"}
+
+    def chunk(delta, finish=None):
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    yield chunk({"role": "assistant", "content": ""})
+    content = message.get("content") or ""
+    for i in range(0, len(content), size):
+        yield chunk({"content": content[i:i + size]})
+    for i, call in enumerate(message.get("tool_calls") or []):
+        yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                     "function": {"name": call["function"]["name"],
+                                                  "arguments": call["function"]["arguments"]}}]})
+    yield chunk({}, reply["choices"][0]["finish_reason"])
+    yield {**base, "choices": [], "usage": reply["usage"]}
+
+
 class ChatServer:
     def __init__(self):
+        self.streaming = True
+        self.chunk_delay = 0.0
         self.replies: list = []
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -45,6 +70,12 @@ class ChatServer:
                 with server.lock:
                     server.requests.append({"path": self.path, "body": body,
                                             "auth": self.headers.get("Authorization")})
+                if body.get("stream") and not server.streaming:  # refused: no reply used
+                    self._send(400, json.dumps({"error": {
+                        "message": "stream is not supported by this server",
+                        "type": "invalid_request_error"}}).encode())
+                    return
+                with server.lock:
                     reply = server.replies.pop(0) if server.replies else \
                         completion("(no scripted reply)")
                 if reply == "HANG":
@@ -55,7 +86,28 @@ class ChatServer:
                     return
                 status = reply.get("status", 200) if "choices" not in reply else 200
                 payload = reply.get("body", reply) if "choices" not in reply else reply
-                self._send(status, json.dumps(payload).encode())
+                if body.get("stream") and status == 200:
+                    self._stream(payload)
+                else:
+                    self._send(status, json.dumps(payload).encode())
+
+            def _stream(self, reply):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for c in chunks(reply):
+                        self._chunk(f"data: {json.dumps(c)}\n\n".encode())
+                        time.sleep(server.chunk_delay)
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _chunk(self, data: bytes):
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
 
             def _send(self, status, data):
                 try:

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from .conftest import ROOT, wlisp_bin
+from .terminal import Tmux
 
 PROGRAM = '(defagent w)\n(defworkflow main [x] (spawn w (fmt "do {x}")))\n'
 
@@ -231,6 +232,51 @@ def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
     times = [float(ln[1:ln.index("s]")]) for ln in said]
     finished = next(float(ln[1:ln.index("s]")]) for ln in lines if "finished" in ln)
     assert times == sorted(times) and times[0] < finished - 0.8  # streamed, not at the end
+
+
+TWO_AGENTS = ('(defagent a) (defagent b)\n(defworkflow main [] (let [left (spawn a "x") '
+              'right (spawn b "y")] [left right]))\n')
+STEPPING_AGENT = ("import sys, time\nsys.stdin.read()\nfor i in range(40):\n"
+                  "    print(f'working {i}', flush=True); time.sleep(0.1)\nprint('done')")
+
+
+def _slow_project(tmp_path):
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.slow]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
+        f'{json.dumps(STEPPING_AGENT)}]\n[agents]\ndefault = "slow"\n')
+    (tmp_path / "f.wl").write_text(TWO_AGENTS)
+
+
+def test_follow_prints_one_steps_lines_and_names_a_wrong_node(tmp_path):
+    _slow_project(tmp_path)
+    res = cli("run", "f.wl", "--follow", "right", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    followed = [ln for ln in res.stderr.splitlines() if "│" in ln]
+    assert followed and all("│ main/right: " in ln for ln in followed)
+    assert followed[-1].endswith("done") and len(followed) == 41
+    wrong = cli("run", "f.wl", "--follow", "rihgt", cwd=tmp_path)
+    assert wrong.returncode == 2 and "did you mean `main/right`?" in wrong.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux to drive a terminal")
+def test_the_live_tree_shows_running_steps_last_lines_and_the_followed_stream(tmp_path):
+    """In a real terminal: the tree names steps by their bindings, each running step
+    shows its agent's latest line, and the followed step's lines scroll above it."""
+    _slow_project(tmp_path)
+    command = f"TERM=xterm-256color {wlisp_bin()} run f.wl --follow left; sleep 30"
+    tmux = Tmux(command, f"wlisp-live-{os.getpid()}", str(tmp_path))
+    try:
+        screen = tmux.wait_for(lambda s: "working 5" in s and "right [b]" in s)
+        tree = [ln for ln in screen.splitlines() if "[a]" in ln or "[b]" in ln]
+        assert any("… left [a]" in ln and "working" in ln for ln in tree), screen
+        assert any("… right [b]" in ln and "working" in ln for ln in tree), screen
+        assert any("│ main/left: working 0" in ln for ln in screen.splitlines()), screen
+        assert "main/right:" not in screen  # only the followed step's stream
+        tmux.wait_for(lambda s: "run " in s and "completed" in s, timeout=30)
+        done = tmux.history()
+        assert "✓ left [a]" in done and "✓ right [b]" in done
+    finally:
+        tmux.close()
 
 
 FILED_AGENT = """import glob, os, sys, time

@@ -2,7 +2,10 @@
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -11,6 +14,7 @@ from wlisp.lang.api import compile
 from wlisp.runtime import run, run_async
 
 from .chat_server import ChatServer, completion
+from .conftest import wlisp_bin
 
 openai = pytest.importorskip("openai")
 
@@ -199,3 +203,68 @@ def test_continue_replays_the_conversation_even_from_a_new_executor(server, tmp_
     gone = StepSpec(task_id="t", agent="w", prompt="x", parent_session_id="conv-" + "0" * 32)
     out = asyncio.run(later.execute_step(gone))
     assert not out.success and "cannot continue session" in out.error
+
+
+# --- streaming -------------------------------------------------------------------------
+
+class Lines:
+    """An event sink that keeps each `agent` line with the moment it arrived."""
+
+    def __init__(self):
+        self.lines: list[tuple[float, str]] = []
+
+    def emit(self, e):
+        if e.kind == "agent":
+            self.lines.append((time.monotonic(), e.message))
+
+
+def test_answers_stream_line_by_line_and_come_back_whole(server, tmp_path):
+    answer = "Plan:\n1. read the code\n2. write the test\n" + "x" * 450 + "\nDone."
+    server.chunk_delay = 0.002
+    server.replies = [completion(tool_calls=[("echo", {"text": "hi"})], prompt_tokens=4,
+                                 completion_tokens=2),
+                      completion(answer, prompt_tokens=7, completion_tokens=30)]
+    spec = compile(f"""
+(deftool echo :command ["{sys.executable}" "-c" "import sys; print(sys.argv[1])" "{{text}}"]
+  :params {{:text string}})
+(defagent a :tools [echo])
+(defworkflow main [] (spawn a "go"))""")
+    sink = Lines()
+    res = run(spec, executor(server), {}, events=sink)
+    ended = time.monotonic()
+    assert res.status == "completed" and res.value["output"] == answer  # chunks rejoined
+    assert res.value["usage"]["input_tokens"] == 11 and res.value["usage"]["output_tokens"] == 32
+    assert all(r["body"]["stream"] is True for r in server.requests)
+    tool = [m for m in server.requests[1]["body"]["messages"] if m["role"] == "tool"][0]
+    assert tool["content"].strip() == "hi"  # the streamed tool call ran
+    said = [text for _, text in sink.lines]
+    assert said[:3] == ["Plan:", "1. read the code", "2. write the test"]
+    assert "".join(said[3:-1]) == "x" * 450 and said[-1] == "Done."
+    assert sink.lines[0][0] < ended - 0.1  # the first line came while the answer streamed
+
+
+def test_a_server_that_refuses_streaming_is_asked_whole_and_remembered(server):
+    server.streaming = False
+    server.replies = [completion("one"), completion("two")]
+    spec = compile('(defagent a) (defworkflow main [] '
+                   '(let [x (spawn a "1") y (spawn a "2" :after [x])] [x y]))')
+    ex = executor(server)
+    res = run(spec, ex, {}, events=Lines())
+    assert [v["output"] for v in res.value] == ["one", "two"]
+    assert [r["body"].get("stream") for r in server.requests] == [True, None, None]
+
+
+def test_wlisp_run_verbose_prints_the_streamed_lines(server, tmp_path):
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.api]\ntype = "openai"\nbase_url = "{server.url}"\n'
+        'api_key_env = "T_KEY"\nmodel = "m"\n[agents]\ndefault = "api"\n')
+    (tmp_path / "m.wl").write_text('(defagent a)\n(defworkflow main [] (spawn a "go"))\n')
+    server.replies = [completion("first line\nsecond line")]
+    res = subprocess.run([wlisp_bin(), "run", "m.wl", "-v"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "T_KEY": "k",
+                                                     "WLISP_HOME": str(tmp_path / "st")})
+    assert res.returncode == 0, res.stderr
+    said = [ln.split("│ ", 1)[1] for ln in res.stderr.splitlines() if "│ main/a:" in ln]
+    assert said == ["main/a: first line", "main/a: second line"]
+    (live,) = (tmp_path / "st").glob("runs/*/steps/main/a/1/live.log")
+    assert live.read_text() == "first line\nsecond line\n"

@@ -17,6 +17,7 @@ from wlisp.cli.render import show
 from wlisp.cli.repl import Session, history_path, stream
 
 from .conftest import ROOT, wlisp_bin
+from .terminal import Tmux
 
 # --- the completeness scanner ----------------------------------------------------------
 
@@ -302,43 +303,6 @@ def test_history_lives_in_the_user_data_directory(monkeypatch, tmp_path):
 
 
 # --- end to end, in a real terminal -------------------------------------------------------------
-
-
-class Tmux:
-    """A private tmux server running one command; read its screen, type into it."""
-
-    def __init__(self, command: str, socket: str, cwd: str):
-        self.base = ["tmux", "-L", socket, "-f", "/dev/null"]
-        subprocess.run(self.base + ["new-session", "-d", "-s", "t", "-x", "100", "-y", "40",
-                                    "-c", cwd, command], check=True)
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(self.base + ["send-keys", "-t", "t", *keys], check=True)
-
-    def type(self, text: str) -> None:
-        subprocess.run(self.base + ["send-keys", "-t", "t", "-l", text], check=True)
-
-    def screen(self) -> str:
-        res = subprocess.run(self.base + ["capture-pane", "-p", "-t", "t"],
-                             capture_output=True, text=True)
-        return res.stdout
-
-    def wait_for(self, predicate, timeout: float = 8.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the screen was:\n{screen}")
-            time.sleep(0.05)
-
-    def alive(self) -> bool:
-        return subprocess.run(self.base + ["has-session", "-t", "t"],
-                              capture_output=True).returncode == 0
-
-    def close(self) -> None:
-        subprocess.run(self.base + ["kill-server"], capture_output=True)
 
 
 @pytest.mark.slow

@@ -73,19 +73,22 @@ def _executor(name, answers, config, near, sources, search=True):
     return make_executor(name, answers=answers, config=cfg), executor_label(name, cfg), cfg
 
 
-def _progress(title: str, quiet: bool, verbose: bool = False):
+def _progress(title: str, quiet: bool, verbose: bool = False, follow: str | None = None):
     """(event sink, live display or None): a live tree on a terminal, else plain lines;
-    `verbose`: plain lines with every line the agents print."""
-    if quiet:
-        return None, None
-    from .progress import LiveProgress, PlainProgress
+    `verbose`: plain lines with every line the agents print; `follow`: the lines of
+    that node's steps too."""
+    from .progress import Follow, LiveProgress, PlainProgress
 
-    if verbose:
+    if verbose and not quiet:
         return PlainProgress(verbose=True), None
-    if sys.stderr.isatty():
-        live = LiveProgress(title)
-        return live, live
-    return PlainProgress(), None
+    sink = live = None
+    if quiet:
+        pass
+    elif sys.stderr.isatty():
+        sink = live = LiveProgress(title)
+    else:
+        sink = PlainProgress()
+    return (Follow(sink, follow, live) if follow else sink), live
 
 
 def _drive(obj: Context, coro_factory, live, run_id: str, store: str | None):
@@ -146,6 +149,9 @@ answers_option = click.option("--answers", type=click.Path(dir_okay=False),
                               help="Answer file (TOML/JSON/YAML) for the scripted executor.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+follow_option = click.option("--follow", "-f", metavar="NODE",
+                             help="Print what the agents of NODE (and the steps under it) "
+                             "print, as they print it.")
 concurrency_option = click.option("--concurrency", "-c", type=int,
                                   help="Bound on concurrent steps.")
 
@@ -268,11 +274,12 @@ def _render_dot(text: str, path: str, kind: str) -> None:
               "wlisp.toml, each agent's executor) and show the plan; run nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print every line the agents print, "
               "as they print it.")
+@follow_option
 @json_option
 @quiet_option
 @click.pass_obj
 def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
-            state_dir, run_id, resume_from, no_journal, dry_run, verbose, as_json,
+            state_dir, run_id, resume_from, no_journal, dry_run, verbose, follow, as_json,
             quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     if dry_run:
@@ -281,21 +288,22 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
     from ..runtime.run import new_run_id
+    from .progress import follow_target
 
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
         ex, label, cfg = _executor(executor, answers, config, file, sources)
         values = check_inputs(spec, parse_input_pairs(inputs, spec))  # before any step
-        return spec, ex, label, cfg, values
+        return spec, ex, label, cfg, values, follow and follow_target(spec, follow)
 
-    spec, ex, label, cfg, values = _guarded(obj, prepare)
+    spec, ex, label, cfg, values, follow = _guarded(obj, prepare)
     store = None if no_journal else (state_dir or default_state_dir(file))
     if resume_from and store:  # `last`, a prefix
         resume_from = _read_journal(obj, store, lambda journal: journal.resolve(resume_from))
     profile = {"name": executor, "config": cfg.path,
                **({"answers": os.path.abspath(answers)} if answers else {})}
     run_id = run_id or new_run_id()
-    sink, live = _progress(f"{spec.name} ({label})", quiet, verbose)
+    sink, live = _progress(f"{spec.name} ({label})", quiet, verbose, follow)
     result = _drive(obj, lambda: run_async(
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
         reuse_from=resume_from, executor_profile=profile), live, run_id, store)
@@ -334,17 +342,20 @@ def _dry_run(obj: Context, file, inputs, workflow, executor, config) -> None:
               help="wlisp.toml to use (default: the one the run started with).")
 @concurrency_option
 @state_dir_option
+@follow_option
 @json_option
 @quiet_option
 @click.pass_obj
 def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
-               state_dir, as_json, quiet) -> None:
+               state_dir, follow, as_json, quiet) -> None:
     """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
     from ..errors import usage_error
+    from ..ir.spec import WorkflowSpec
     from ..runtime import resume_async
     from ..runtime.budget import parse_budget
     from ..runtime.gates import gate_answers, waiting_gates, waiting_message
     from ..runtime.journal import Journal, default_state_dir
+    from .progress import follow_target
 
     store = state_dir or default_state_dir()
 
@@ -362,12 +373,14 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
         ex, label, _ = _executor(executor or profile.get("name"),
                                  answers or profile.get("answers"),
                                  config or profile.get("config"), None, sources, search=False)
-        return ex, given, parse_budget(budget), label
+        target = follow and follow_target(WorkflowSpec.from_json(run.spec, validate=False),
+                                          follow)
+        return ex, given, parse_budget(budget), label, target
 
     resolved = [run_id]
-    ex, given, raised, label = _guarded(obj, prepare)
+    ex, given, raised, label, follow = _guarded(obj, prepare)
     run_id = resolved[0]
-    sink, live = _progress(f"{run_id} ({label})", quiet)
+    sink, live = _progress(f"{run_id} ({label})", quiet, follow=follow)
     result = _drive(obj, lambda: resume_async(run_id, ex, store=store, answers=given,
                                               budget=raised or None, events=sink,
                                               concurrency=concurrency), live, run_id, store)

@@ -57,6 +57,48 @@ class PlainProgress:
         print(line, file=self.stream, flush=True)
 
 
+class Follow:
+    """Passes every event on, and prints what the agents of the followed steps print
+    (`wlisp run --follow NODE`: that node and every step under it) as it comes,
+    above the live tree when there is one."""
+
+    def __init__(self, inner, nodes: str, live=None, stream=None):
+        self.inner, self.nodes, self.live = inner, nodes, live
+        self.stream = stream or sys.stderr
+
+    def follows(self, node: str) -> bool:
+        rest = node[len(self.nodes):] if node.startswith(self.nodes) else None
+        return rest is not None and (not rest or rest[0] in "/@[#")
+
+    def emit(self, e: Event) -> None:
+        if self.inner is not None:
+            self.inner.emit(e)
+        if e.kind == "agent" and self.follows(e.node or ""):
+            line = f"[{e.time:7.2f}s] │ {e.node}: {e.message}"
+            if self.live is not None:
+                self.live.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=self.stream, flush=True)
+
+
+def follow_target(spec, node: str) -> str:
+    """The node id `--follow` names: the workflow's name may be left out; it must be a
+    node of the spec (or a name above some), else a usage error with a suggestion."""
+    import re
+
+    from ..errors import did_you_mean, usage_error
+
+    full = node if node == spec.name or node.startswith(spec.name + "/") else \
+        f"{spec.name}/{node}"
+    static = re.sub(r"@\d+|\[[\d.]+\]", "", full)
+    ids = [n.id for n, _ in spec.walk()]
+    probe = Follow(None, static)
+    if not any(probe.follows(re.sub(r"@\d+|\[[\d.]+\]", "", i)) for i in ids):
+        raise usage_error(f"--follow: the workflow has no node `{full}`"
+                          + did_you_mean(full, ids))
+    return full
+
+
 class LiveProgress:
     """A tree of node instances with status, time and tokens, redrawn as events arrive."""
 

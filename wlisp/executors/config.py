@@ -89,6 +89,8 @@ KEYS = {
         "structured": _rule("json_schema, json_object or prompt",
                             enum=["json_schema", "json_object", "prompt"]),
         "temperature": _rule("a number between 0 and 2", type="number", minimum=0, maximum=2),
+        "stream": _rule("true or false (stream tokens as they come; default true)",
+                        type="boolean"),
         "pass_env": None,
         "sessions_dir": _rule("a directory for conversations `:continue` replays (default "
                               "~/.cache/wlisp/openai-sessions)", type="string", minLength=1)},

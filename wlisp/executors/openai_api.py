@@ -24,7 +24,7 @@ import weakref
 import jsonschema
 
 from .. import processes
-from ..contract import StepOutcome, StepSpec
+from ..contract import Event, StepOutcome, StepSpec
 from ..errors import Diagnostic, WlispError
 from .environment import agent_environment
 
@@ -47,7 +47,7 @@ class OpenAIExecutor:
                  max_iterations: int = 8, structured: str = "json_schema",
                  temperature: float | None = None, concurrency: int = 16, client=None,
                  pass_env: list[str] | tuple = (), foreign_env: list[str] | tuple = (),
-                 sessions_dir: str | None = None):
+                 sessions_dir: str | None = None, stream: bool = True):
         try:
             import openai
         except ImportError:
@@ -70,6 +70,7 @@ class OpenAIExecutor:
         self.foreign_env = (*foreign_env, *([api_key_env] if api_key_env else []))
         self.structured = structured
         self.temperature = temperature
+        self.stream = stream  # tokens as they come; off after a server refuses it
         self.concurrency_hint = concurrency
 
     async def _client(self):
@@ -111,7 +112,8 @@ class OpenAIExecutor:
         last_unknown = False
         for _ in range(cap):
             try:
-                resp = await self._complete(model, messages, tools, spec.output_schema)
+                resp = await self._complete(model, messages, tools, spec.output_schema,
+                                            _Lines(spec, events))
             except self.openai.RateLimitError as exc:
                 return self._failed(spec, f"rate limited: {_brief(exc)}", "rate_limit", usage)
             except self.openai.APITimeoutError:
@@ -150,7 +152,7 @@ class OpenAIExecutor:
         reason = "unknown_tool" if last_unknown else "max_iterations"
         return self._failed(spec, f"no answer after {cap} tool-calling rounds", reason, usage)
 
-    async def _complete(self, model, messages, tools, schema):
+    async def _complete(self, model, messages, tools, schema, lines=None):
         kwargs: dict = {"model": model, "messages": messages}
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
@@ -163,7 +165,7 @@ class OpenAIExecutor:
             kwargs["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "answer", "schema": schema}}
             try:
-                return await (await self._client()).chat.completions.create(**kwargs)
+                return await self._create(kwargs, lines)
             except self.openai.BadRequestError as exc:
                 if "response_format" not in str(exc) and "json_schema" not in str(exc):
                     raise
@@ -176,7 +178,34 @@ class OpenAIExecutor:
             kwargs.pop("response_format", None)
             if self.structured == "json_object":
                 kwargs["response_format"] = {"type": "json_object"}
-        return await (await self._client()).chat.completions.create(**kwargs)
+        return await self._create(kwargs, lines)
+
+    async def _create(self, kwargs: dict, lines):
+        """One completion; streamed when the server allows it, its text passed to `lines`
+        as it comes (a long answer does not look frozen), the chunks put back together
+        into one completion by the SDK's own accumulator."""
+        client = await self._client()
+        if not self.stream or lines is None or not lines.wanted:
+            return await client.chat.completions.create(**kwargs)
+        from openai.lib.streaming.chat import ChatCompletionStreamState
+
+        try:
+            stream = await client.chat.completions.create(
+                **kwargs, stream=True, stream_options={"include_usage": True})
+        except self.openai.BadRequestError as exc:
+            if "stream" not in str(exc):
+                raise
+            self.stream = False  # this server does not stream: ask whole, remember
+            return await client.chat.completions.create(**kwargs)
+        state = ChatCompletionStreamState()
+        async with stream:
+            async for chunk in stream:
+                state.handle_chunk(chunk)
+                for choice in chunk.choices or ():
+                    if choice.delta and choice.delta.content:
+                        lines.add(choice.delta.content)
+        lines.flush()
+        return state.get_final_completion()
 
     def _count(self, resp, model, usage) -> None:
         u = getattr(resp, "usage", None)
@@ -239,6 +268,35 @@ class OpenAIExecutor:
         out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
         out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
         return out
+
+
+class _Lines:
+    """Streamed text as `agent` events, one per line (a long line in pieces), for the
+    live view, `wlisp run -v` and the step's live.log."""
+
+    def __init__(self, spec: StepSpec, events):
+        self.spec, self.events, self.buffer = spec, events, ""
+        self.wanted = events is not None
+
+    def add(self, text: str) -> None:
+        self.buffer += text
+        *done, self.buffer = self.buffer.split("\n")
+        if len(self.buffer) > 200:  # no newline for a while: show what there is
+            done.append(self.buffer)
+            self.buffer = ""
+        for line in done:
+            self._emit(line)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self._emit(self.buffer)
+        self.buffer = ""
+
+    def _emit(self, line: str) -> None:
+        if line.strip():
+            self.events.emit(Event("agent", self.spec.task_id, "spawn", self.spec.agent,
+                                   attempt=self.spec.attempt, message=line[:500],
+                                   data={"type": "text"}))
 
 
 class Conversations:
