@@ -4,6 +4,7 @@ printed, nothing run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,33 @@ reviewr = "claude"
 def test_inputs_are_checked_too(tmp_path):
     res = dry(tmp_path, "")
     assert res.returncode == 2 and "needs input `topic`" in res.stderr
+
+
+EDITABLE = """(defagent writer) (defagent critic)
+(defworkflow main [topic]
+  (let [a (spawn writer (fmt "draft about {topic}"))
+        b (spawn critic (fmt "critique {a}"))
+        c (spawn writer (fmt "final from {b}"))
+        d (spawn critic (fmt "independent note on {topic}"))]
+    [c d]))
+"""
+
+
+def test_dry_run_with_resume_lists_what_would_be_reused_and_what_would_run(tmp_path):
+    (tmp_path / "wlisp.toml").write_text("")
+    (tmp_path / "r.wl").write_text(EDITABLE)
+
+    def wlisp(*args):
+        return subprocess.run([wlisp_bin(), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+    assert wlisp("run", "r.wl", "-i", "topic=owls", "-q").returncode == 0
+    (tmp_path / "r.wl").write_text(EDITABLE.replace("critique {a}", "critique harshly {a}"))
+    res = wlisp("run", "r.wl", "-i", "topic=owls", "--dry-run", "--resume", "last")
+    assert res.returncode == 0, res.stderr
+    verdicts = {ln.split()[-2]: ln.split()[0] for ln in res.stdout.splitlines()
+                if ln.startswith("  ") and ln.split()[0] in ("reused", "would", "waits")}
+    assert verdicts == {"main/a": "reused", "main/b": "would", "main/c": "waits",
+                        "main/d": "reused"}
+    assert "2 reused, 1 would run, 1 wait" in res.stdout
+    runs = wlisp("runs", "--json")
+    assert len(json.loads(runs.stdout)) == 1  # the dry run ran nothing

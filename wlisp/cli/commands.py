@@ -283,7 +283,8 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
             quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     if dry_run:
-        return _dry_run(obj, file, inputs, workflow, executor, config)
+        return _dry_run(obj, file, inputs, workflow, executor, config, resume_from,
+                        state_dir)
     from ..runtime import run_async
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
@@ -310,18 +311,26 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     _finish(result, as_json, store)
 
 
-def _dry_run(obj: Context, file, inputs, workflow, executor, config) -> None:
+def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from,
+             state_dir) -> None:
     from ..executors.config import config_for
     from ..runtime.inputs import check_inputs, parse_input_pairs
-    from .dryrun import plan
+    from ..runtime.journal import default_state_dir
+    from .dryrun import plan, reuse_plan
 
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
-        check_inputs(spec, parse_input_pairs(inputs, spec))
-        return spec, config_for(config, file, sources, True)
+        values = check_inputs(spec, parse_input_pairs(inputs, spec))
+        return spec, values, config_for(config, file, sources, True)
 
-    spec, cfg = _guarded(obj, prepare)
+    spec, values, cfg = _guarded(obj, prepare)
     lines, problems = plan(spec, cfg, executor)
+    if resume_from:
+        def earlier(journal):
+            rid = journal.resolve(resume_from)  # `last`, a prefix
+            return rid, journal.completed([rid])
+        rid, cached = _read_journal(obj, state_dir or default_state_dir(file), earlier)
+        lines += reuse_plan(spec, values, cached, rid)
     for line in lines:
         click.echo(line)
     for problem in problems:

@@ -94,6 +94,43 @@ def _node_bound(node) -> int | None:
     return None  # a map or pipeline over run-time items, a tournament
 
 
+class _Rehearsal:
+    """An executor that runs nothing: each step it is asked for would run for real."""
+
+    concurrency_hint = 64
+
+    async def execute_step(self, spec, events=None):
+        from ..contract import StepOutcome
+
+        return StepOutcome.failed(spec.task_id, spec.agent, WOULD_RUN, "dry_run")
+
+
+WOULD_RUN = "would run"
+
+
+def reuse_plan(spec, values: dict, cached: dict, run_id: str) -> list[str]:
+    """Which steps an incremental re-run over `run_id`'s journal (`cached`) would take
+    from it and which it would run: the workflow is rehearsed in memory, steps asking
+    what they asked before are reused, the first that would run stops its branch."""
+    import asyncio
+
+    from ..runtime import run_async
+
+    result = asyncio.run(run_async(spec, _Rehearsal(), values, reuse=cached))
+    rows, counts = [], {"reused": 0, "would run": 0, "waits": 0}
+    for node, rec in result.nodes.items():
+        if rec.get("kind") != "spawn":
+            continue
+        verdict = "reused" if rec.get("reused") else "would run" if rec.get("error") == \
+            WOULD_RUN else "waits" if rec["status"] == "skipped" else None
+        if verdict:
+            counts[verdict] += 1
+            rows.append(f"  {verdict:<9}  {node} [{rec.get('agent')}]")
+    return [f"with the steps of run {run_id}:", *rows,
+            f"{counts['reused']} reused, {counts['would run']} would run, {counts['waits']} "
+            "wait for those (what runs after them depends on their answers)"]
+
+
 def plan(spec, config, forced: str | None) -> tuple[list[str], list[str]]:
     """(lines describing the plan, problems found)."""
     lines, problems = [], []

@@ -91,7 +91,7 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None,
     inputs = check_inputs(spec, inputs)
     bound = concurrency_bound(spec, executor, opts.concurrency)
     run_id = new_run_id() if opts.run_id is None else opts.run_id
-    journal, cached = None, {}
+    journal, cached = None, dict(opts.reuse or {})
     if opts.store is not None:
         from .journal import Journal, check_run_id
 

@@ -22,7 +22,8 @@ class RunOptions:
 
     `store` is a state directory (journaled run) or None (in memory); `reuse_from`
     names an earlier run whose completed steps are reused where their id and
-    StepSpec hash still match (incremental re-run)."""
+    StepSpec hash still match (incremental re-run); `reuse` is such a table
+    (`Journal.completed`) for a run in memory (`wlisp run --dry-run --resume`)."""
 
     events: EventSink | None = None
     concurrency: int | None = None
@@ -33,6 +34,7 @@ class RunOptions:
     store: str | None = None
     reuse_from: str | None = None
     executor_profile: dict | None = None
+    reuse: dict | None = None        # in memory: journaled steps to reuse (a rehearsal)
 
     def __post_init__(self):
         self.answers = dict(self.answers or {})
