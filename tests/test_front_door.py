@@ -198,6 +198,11 @@ def test_show_draws_the_run_in_the_users_names(tmp_path):
     assert labels == ["✓ triager", "✓ classify → bug", "bug", "✓ fix", "✓ support",
                       "✂ question / support", "✂ else / support"]
 
+    res = cli("run", "examples/review_panel.wl", "-i", "diff=x", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    shown = cli("show", "last", cwd=tmp_path).stdout
+    assert "✓ [1] security / reviewer  [reviewer]" in shown  # items by their value
+
 
 def test_report_is_markdown_to_paste_and_json(tmp_path):
     (tmp_path / "wlisp.toml").write_text("")
@@ -337,6 +342,27 @@ def test_graphs_draw_what_the_user_wrote():
                              capture_output=True, text=True, timeout=60).stdout
     assert 'n0[/"reviews: map"/]' in mermaid and '["verdict<br/>[lead]"]' in mermaid
     assert "classify True" not in mermaid and "classify else" not in mermaid
+
+
+def test_graph_ascii_is_a_tree_for_the_terminal(tmp_path):
+    res = subprocess.run([wlisp_bin(), "graph", "examples/design_plan_implement.wl",
+                          "--format", "ascii"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[:5] == [
+        "main",
+        "├─ design: loop ≤ 3",
+        "│  ├─ draft [architect]",
+        "│  └─ review [reviewer]  ← draft",
+        "└─ if  ← design"]
+    assert "      ├─ plan: loop ≤ 3" in res.stdout and "change: loop ≤ 4" in res.stdout
+    out = tmp_path / "g.txt"
+    assert cli("graph", os.path.join(ROOT, "examples", "triage.wl"), "-o", str(out),
+               cwd=tmp_path).returncode == 0
+    assert "   ├─ bug:\n   │  ├─ fix [engineer]\n   │  └─ [support]  ← fix" in out.read_text()
+    panel = cli("graph", os.path.join(ROOT, "examples", "review_panel.wl"), "--format",
+                "ascii", cwd=tmp_path).stdout
+    assert "│  ├─ [1] security:\n│  │  └─ [reviewer]" in panel  # map items as written
 
 
 def test_the_dot_graph_renders_with_graphviz(tmp_path):

@@ -218,26 +218,28 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool,
 
 @main.command("graph")
 @click.argument("file")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "ascii"]),
+              default="mermaid", show_default=True,
+              help="mermaid, dot, or ascii: an indented tree for a terminal.")
 @click.option("--workflow", "-w", help="Workflow to draw.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write to a file: .mmd (Mermaid), .dot, or .svg/.png (Graphviz's `dot`).")
+              help="Write to a file: .mmd (Mermaid), .dot, .txt (text), or .svg/.png "
+              "(Graphviz's `dot`).")
 @click.pass_obj
 def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None, output) -> None:
-    """Draw the node graph of FILE (Mermaid or Graphviz dot)."""
-    from .diagram import to_dot, to_mermaid
+    """Draw the node graph of FILE (Mermaid, Graphviz dot, or text for a terminal)."""
+    from .diagram import to_dot, to_mermaid, to_text
 
     spec = _guarded(obj, lambda s: _load_spec(file, workflow, s))
     if output is None:
-        click.echo(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
+        click.echo({"mermaid": to_mermaid, "dot": to_dot, "ascii": to_text}[fmt](spec))
         return
     ext = os.path.splitext(output)[1].lower()
     if ext in (".svg", ".png"):
         _guarded(obj, lambda _s: _render_dot(to_dot(spec), output, ext[1:]))
     else:
-        _guarded(obj, lambda _s: _write_file(output, to_dot(spec) if ext == ".dot" else
-                                             to_mermaid(spec)))
+        draw = {".dot": to_dot, ".txt": to_text}.get(ext, to_mermaid)
+        _guarded(obj, lambda _s: _write_file(output, draw(spec)))
 
 
 def _render_dot(text: str, path: str, kind: str) -> None:

@@ -1,4 +1,5 @@
-"""Draw a WorkflowSpec as Mermaid or Graphviz dot; nested graphs become subgraphs."""
+"""Draw a WorkflowSpec as Mermaid, Graphviz dot or text for a terminal; nested graphs
+become subgraphs (indented branches in text)."""
 
 from __future__ import annotations
 
@@ -37,19 +38,27 @@ def _phase(node_id: str) -> str | None:
 
 
 def _base(seg: str) -> str:
-    return seg.split("[")[0].split("@")[0].rstrip("0123456789")
+    return seg.split("[")[0].split("@")[0].split("#")[0].rstrip("0123456789")
+
+
+ROUTING = ("if", "when", "cond", "case", "classify")
 
 
 def _label(node: Node) -> str:
+    """Steps by their binding and agent, loops by their phase, routing by its form."""
     short = node.id.rsplit("/", 1)[-1]
     if node.kind == "spawn":
-        named = short if short != node.agent else _user_name(node.id)
+        named = short if _base(short) != node.agent else None
+        if named is None and _base(node.id.split("/")[-2]) in GENERATED:  # a 0.1 spec
+            named = _user_name(node.id)
         return f"{named}<br/>[{node.agent}]" if named else f"[{node.agent}]"
     if node.kind == "loop":
         phase = _phase(node.id)
         return f"{phase}: loop ≤ {node.max}" if phase else f"loop ≤ {node.max}"
-    named = _user_name(node.id + "/x")
-    kind = "if / case" if node.kind == "classify" else node.kind
+    if node.kind == "classify" and _base(short) in ROUTING:
+        return _base(short)
+    named = short if _base(short) != node.kind else _user_name(node.id + "/x")
+    kind = "route" if node.kind == "classify" else node.kind
     return f"{named}: {kind}" if named and named != node.kind else kind
 
 
@@ -105,6 +114,36 @@ def to_mermaid(spec: WorkflowSpec) -> str:
             out.append(f"{indent}{name(a)} {'-.->' if order else '-->'} {name(b)}")
 
     emit(spec.graph, "  ")
+    return "\n".join(out)
+
+
+def to_text(spec: WorkflowSpec) -> str:
+    """The graph as an indented tree for a terminal: each node with what it reads
+    (`← draft`) or follows (`after x`), each nested graph under its node."""
+    out = [spec.name]
+
+    def emit(graph: Graph, prefix: str):
+        reads: dict[str, list[str]] = {}
+        labels = {n.id: _label(n).split(":")[0].split("<br/>")[0].strip("[]")
+                  for n in graph.nodes}
+        for a, b, order in _edges(graph):
+            reads.setdefault(b, []).append(("after " if order else "← ") + labels[a])
+        for i, n in enumerate(graph.nodes):
+            last = i == len(graph.nodes) - 1
+            extra = f"  {', '.join(reads[n.id])}" if n.id in reads else ""
+            out.append(f"{prefix}{'└─ ' if last else '├─ '}{_label(n).replace('<br/>', ' ')}"
+                       f"{extra}")
+            inner = prefix + ("   " if last else "│  ")
+            bodies = _bodies(n)
+            if len(bodies) == 1 and n.kind != "classify":  # a loop's or try's one body
+                emit(bodies[0][1], inner)
+                continue
+            for j, (title, g) in enumerate(bodies):
+                end = j == len(bodies) - 1
+                out.append(f"{inner}{'└─ ' if end else '├─ '}{title}:")
+                emit(g, inner + ("   " if end else "│  "))
+
+    emit(spec.graph, "")
     return "\n".join(out)
 
 

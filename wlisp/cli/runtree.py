@@ -20,10 +20,10 @@ _NUMBERS = re.compile(r"@(\d+)|\[([\d.]+)\]")
 class Row:
     """One row: its label, the node's record when it is a node (else a group), rows."""
 
-    __slots__ = ("segment", "node", "rec", "children")
+    __slots__ = ("segment", "node", "rec", "children", "item")
 
     def __init__(self, segment: str):
-        self.segment, self.node, self.rec = segment, None, None
+        self.segment, self.node, self.rec, self.item = segment, None, None, None
         self.children: dict[str, Row] = {}
 
     @property
@@ -31,6 +31,9 @@ class Row:
         seg = self.segment
         if seg.startswith("@"):
             return f"iteration {seg[1:]}"
+        if self.item is not None:  # a map item: its index and value
+            first, _, rest = seg.partition(" / ")
+            return f"{first} {self.item}" + (f" / {rest}" if rest else "")
         if self.rec is not None and self.rec.get("kind") == "classify" and "label" in self.rec:
             return f"{seg} → {branch_name(seg, self.rec['label'])}"
         return seg
@@ -56,14 +59,17 @@ def parts(node_id: str) -> list[str]:
     return out
 
 
-def source_order(spec_json: str | None) -> dict[str, int]:
-    """Static node id -> its place in the spec, graphs before what follows them."""
+def source_order(spec_json: str | None, labels: dict | None = None) -> dict[str, int]:
+    """Static node id -> its place in the spec, graphs before what follows them; the
+    map items' `labels` by map id go into `labels`."""
     order: dict[str, int] = {}
 
     def visit(x):
         if isinstance(x, dict):
             if isinstance(x.get("id"), str) and "kind" in x:
                 order.setdefault(_NUMBERS.sub("", x["id"]), len(order))
+                if labels is not None and isinstance(x.get("labels"), list):
+                    labels[_NUMBERS.sub("", x["id"])] = x["labels"]
             for v in x.values():
                 visit(v)
         elif isinstance(x, list):
@@ -84,15 +90,27 @@ def _sort_key(order: dict, node_id: str):
 def build(nodes: dict, spec_json: str | None = None) -> Row:
     """The tree of `nodes` (instance id -> record) of a run of `spec_json`."""
     root = Row("")
-    order = source_order(spec_json)
+    labels: dict = {}
+    order = source_order(spec_json, labels)
     for node_id in sorted(nodes, key=lambda n: _sort_key(order, n)):
         rec = nodes[node_id]
         row = root
         for seg in parts(node_id):
             row = row.children.setdefault(seg, Row(seg))
         row.node, row.rec = node_id, rec
+    _name_items(root, labels)
     _fold(root)
     return root
+
+
+def _name_items(row: Row, labels: dict) -> None:
+    """A map's item rows get the values the user wrote (`[1] security`)."""
+    items = labels.get(_NUMBERS.sub("", row.node or ""), ())
+    for i, item in enumerate(items):
+        if f"[{i}]" in row.children:
+            row.children[f"[{i}]"].item = item
+    for child in row.children.values():
+        _name_items(child, labels)
 
 
 def _fold(row: Row) -> None:
@@ -101,6 +119,7 @@ def _fold(row: Row) -> None:
                 not next(iter(child.children)).startswith(("@", "[")):
             (only,) = child.children.values()
             only.segment = f"{child.segment} / {only.segment}"
+            only.item = child.item
             child = only
         row.children[key] = child
         _fold(child)

@@ -85,8 +85,10 @@ class Node:
             if holds == GRAPH:
                 yield title or name, value
             elif holds == GRAPHS:
+                labels = getattr(self, "labels", None) or ()
                 for i, g in enumerate(value):
-                    yield title.format(i=i, i1=i + 1), g
+                    named = f" {labels[i]}" if i < len(labels) else ""
+                    yield title.format(i=i, i1=i + 1) + named, g
             elif holds == CHAINS:
                 for i, chain in enumerate(value):
                     for k, g in enumerate(chain):
@@ -170,6 +172,8 @@ class Map(Node):
     body: Graph | None = _field(GRAPH)
     bodies: list[Graph] | None = _field(GRAPHS, "[{i}]")
     limit: int | None = _field(VALUE, json=COUNT)
+    # the items of `bodies` as the user wrote them, short: for pictures and `wlisp show`
+    labels: list[str] | None = _field(VALUE, json={"type": "array", "items": STRING})
 
 
 @dataclass(slots=True, kw_only=True)

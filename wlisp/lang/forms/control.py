@@ -356,9 +356,25 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
     if not any(s.builder.nodes for s in subs):  # a plain computation: no map node
         graph.release(mid)
         return B.like(coll, values)
-    graph.add(mid, "map", {"bodies": [s.graph for s in subs], "limit": limit},
+    graph.add(mid, "map", {"bodies": [s.graph for s in subs], "limit": limit,
+                           "labels": [item_label(x) for x in items]},
               set().union(*(s.free for s in subs)), form.span)
     return ev.ref_to(mid)
+
+
+def item_label(x) -> str:
+    """A map item as the user wrote it, short enough for a picture or a tree row."""
+    if isinstance(x, str):
+        text = x
+    elif isinstance(x, Ref):
+        text = "…"
+    else:
+        try:
+            text = B.render(x)
+        except B.BuiltinError:  # an agent, a function: its name
+            text = getattr(x, "name", None) or B.type_name(x)
+    text = " ".join(str(text).split())
+    return text if len(text) <= 30 else text[:29] + "…"
 
 
 def _runtime_map(ev: Evaluator, f, coll: Ref, limit, form):
