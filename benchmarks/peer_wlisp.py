@@ -15,6 +15,9 @@ the timed region; `wall_s` covers only `await wlisp.run_async(...)` (in memory, 
 - W3: `(reduce (fn [prev i] (spawn w (fmt "{i} {prev}"))) nil (range n))`: n spawn nodes,
   each reading the previous one (checked on the compiled graph).
 - W5: `(loop [x nil] :max n (spawn w "step"))`.
+- `--variant traced` (any workload): the run is traced with OpenTelemetry's SDK
+  (`BatchSpanProcessor`, an exporter that drops the spans): what tracing costs per step
+  in wlisp and the SDK, not in a network.
 
 W4 (journaled) is not built yet: it reports an error line.
 """
@@ -138,6 +141,24 @@ def outputs(args, value):
     return value["output"] if isinstance(value, dict) else value
 
 
+def dropping_tracer():
+    """(tracer, provider): the SDK's tracer with batching and an exporter that drops."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Drop(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    return provider.get_tracer("bench"), provider
+
+
 async def main() -> None:
     args = common.parse_args()
     if args.workload == "W4":
@@ -149,11 +170,16 @@ async def main() -> None:
     # one-time import (about 40 ms) out of the timed region, like the peers' imports
 
     spec, inputs, kw, index = build(args, wlisp)
+    provider = None
+    if args.variant == "traced":
+        kw["tracer"], provider = dropping_tracer()
     executor = BenchExecutor(args.latency, index, common.step, wlisp.StepOutcome)
     setup = time.perf_counter() - t_setup
     t0 = time.perf_counter()
     result = await wlisp.run_async(spec, executor, inputs, **kw)
     wall = time.perf_counter() - t0
+    if provider is not None:
+        provider.shutdown()  # the spans left in the batch: not timed, as an exporter would
     extra = {"setup_s": round(setup, 6), "status": result.status,
              "executed_steps": common.EXECUTED}
     if result.status != "completed":

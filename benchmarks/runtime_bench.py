@@ -43,6 +43,7 @@ QUICK_N = {"W1": 1000, "W2": 200, "W3": 200, "W5": 200}  # W2 quick: ideal 0.1 s
 CASES = [
     ("asyncio/W1", "asyncio", "W1", []),
     ("wlisp/W1", "wlisp", "W1", []),
+    ("wlisp/W1 traced", "wlisp", "W1", ["--variant", "traced"]),
     ("langgraph/W1", "langgraph", "W1", []),
     ("asyncio/W2", "asyncio", "W2", []),
     ("wlisp/W2", "wlisp", "W2", []),

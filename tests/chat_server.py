@@ -69,7 +69,8 @@ class ChatServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
                     server.requests.append({"path": self.path, "body": body,
-                                            "auth": self.headers.get("Authorization")})
+                                            "auth": self.headers.get("Authorization"),
+                                            "traceparent": self.headers.get("traceparent")})
                 if body.get("stream") and not server.streaming:  # refused: no reply used
                     self._send(400, json.dumps({"error": {
                         "message": "stream is not supported by this server",

@@ -117,6 +117,26 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def test_a_traced_step_on_the_cluster_runs_under_its_attempt_span(cluster, tmp_path):
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    ex = make_executor(config=load_config(config(tmp_path, [sys.executable, FAKE,
+                                                            "traceparent"])))
+    spec = compile('(defagent w) (defworkflow main [] (spawn w "x"))')
+    res = run(spec, ex, {}, tracer=provider.get_tracer("test"))
+    assert res.status == "completed"
+    (attempt,) = [s for s in exported.get_finished_spans() if s.name == "invoke_agent w"]
+    _, trace_id, span_id, _ = res.value["output"].strip().split("-")
+    assert (int(trace_id, 16), int(span_id, 16)) == (attempt.context.trace_id,
+                                                      attempt.context.span_id)
+
+
 def test_a_worker_killed_mid_step_is_retried(cluster, tmp_path):
     marker = tmp_path / "died"
     ex = make_executor(config=load_config(config(tmp_path, [sys.executable, FAKE, "die-once",

@@ -5,6 +5,7 @@ import site
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -43,3 +44,12 @@ def test_wheel_installs_and_compiles_in_a_fresh_venv(tmp_path):
     where = subprocess.run([str(py), "-c", "import wlisp, os; print(os.path.dirname(wlisp.__file__))"],
                            cwd=tmp_path, capture_output=True, text=True, env=env).stdout.strip()
     assert str(venv) in where, "the test must exercise the installed wheel, not the checkout"
+    # the run viewer's templates and assets are in the wheel: it works offline
+    names = zipfile.ZipFile(wheel).namelist()
+    for asset in ("wlisp/cli/viewer/static/style.css", "wlisp/cli/viewer/static/live.js",
+                  "wlisp/cli/viewer/templates/run.html", "wlisp/cli/viewer/templates/_graph.html"):
+        assert asset in names, asset
+    served = subprocess.run([str(py), "-c", "from wlisp.cli.viewer import create_app; "
+                             "print(create_app('.').routes[-1].app.directory)"],
+                            cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert served.returncode == 0 and str(venv) in served.stdout, served.stderr

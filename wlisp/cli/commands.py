@@ -73,6 +73,21 @@ def _executor(name, answers, config, near, sources, search=True):
     return make_executor(name, answers=answers, config=cfg), executor_label(name, cfg), cfg
 
 
+def _tracing(otel: str | None, content: bool) -> dict:
+    """The run options that trace a run to `otel` (none when it is not set). The SDK
+    flushes the spans when the process exits."""
+    if not otel:
+        return {}
+    try:
+        from ..runtime.tracing import otlp_tracer
+    except ImportError:
+        from ..errors import usage_error
+
+        raise usage_error("--otel needs OpenTelemetry: pip install 'wlisp[otel]'",
+                          "W0903") from None
+    return {"tracer": otlp_tracer(otel)[0], "trace_content": content}
+
+
 def _progress(title: str, quiet: bool, verbose: bool = False, follow: str | None = None):
     """(event sink, live display or None): a live tree on a terminal, else plain lines;
     `verbose`: plain lines with every line the agents print; `follow`: the lines of
@@ -149,6 +164,12 @@ answers_option = click.option("--answers", type=click.Path(dir_okay=False),
                               help="Answer file (TOML/JSON/YAML) for the scripted executor.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+otel_option = click.option(
+    "--otel", metavar="URL", envvar="OTEL_EXPORTER_OTLP_ENDPOINT", show_envvar=True,
+    help="Send the run's trace to this OTLP/HTTP endpoint (needs wlisp[otel]).")
+otel_content_option = click.option(
+    "--otel-content", is_flag=True, envvar="WLISP_OTEL_CONTENT",
+    help="Put prompts and outputs in the trace too (off: they may be private).")
 follow_option = click.option("--follow", "-f", metavar="NODE",
                              help="Print what the agents of NODE (and the steps under it) "
                              "print, as they print it.")
@@ -277,12 +298,14 @@ def _render_dot(text: str, path: str, kind: str) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Print every line the agents print, "
               "as they print it.")
 @follow_option
+@otel_option
+@otel_content_option
 @json_option
 @quiet_option
 @click.pass_obj
 def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, concurrency,
-            state_dir, run_id, resume_from, no_journal, dry_run, verbose, follow, as_json,
-            quiet) -> None:
+            state_dir, run_id, resume_from, no_journal, dry_run, verbose, follow, otel,
+            otel_content, as_json, quiet) -> None:
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     if dry_run:
         return _dry_run(obj, file, inputs, workflow, executor, config, resume_from,
@@ -297,9 +320,10 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
         spec = _load_spec(file, workflow, sources)
         ex, label, cfg = _executor(executor, answers, config, file, sources)
         values = check_inputs(spec, parse_input_pairs(inputs, spec))  # before any step
-        return spec, ex, label, cfg, values, follow and follow_target(spec, follow)
+        return (spec, ex, label, cfg, values, follow and follow_target(spec, follow),
+                _tracing(otel, otel_content))
 
-    spec, ex, label, cfg, values, follow = _guarded(obj, prepare)
+    spec, ex, label, cfg, values, follow, traced = _guarded(obj, prepare)
     store = None if no_journal else (state_dir or default_state_dir(file))
     if resume_from and store:  # `last`, a prefix
         resume_from = _read_journal(obj, store, lambda journal: journal.resolve(resume_from))
@@ -309,7 +333,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     sink, live = _progress(f"{spec.name} ({label})", quiet, verbose, follow)
     result = _drive(obj, lambda: run_async(
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
-        reuse_from=resume_from, executor_profile=profile), live, run_id, store)
+        reuse_from=resume_from, executor_profile=profile, **traced), live, run_id, store)
     _finish(result, as_json, store)
 
 
@@ -354,11 +378,13 @@ def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from
 @concurrency_option
 @state_dir_option
 @follow_option
+@otel_option
+@otel_content_option
 @json_option
 @quiet_option
 @click.pass_obj
 def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, concurrency,
-               state_dir, follow, as_json, quiet) -> None:
+               state_dir, follow, otel, otel_content, as_json, quiet) -> None:
     """Continue RUN: journaled steps are reused, failed and unfinished ones run again."""
     from ..errors import usage_error
     from ..ir.spec import WorkflowSpec
@@ -386,15 +412,16 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
                                  config or profile.get("config"), None, sources, search=False)
         target = follow and follow_target(WorkflowSpec.from_json(run.spec, validate=False),
                                           follow)
-        return ex, given, parse_budget(budget), label, target
+        return ex, given, parse_budget(budget), label, target, _tracing(otel, otel_content)
 
     resolved = [run_id]
-    ex, given, raised, label, follow = _guarded(obj, prepare)
+    ex, given, raised, label, follow, traced = _guarded(obj, prepare)
     run_id = resolved[0]
     sink, live = _progress(f"{run_id} ({label})", quiet, follow=follow)
     result = _drive(obj, lambda: resume_async(run_id, ex, store=store, answers=given,
                                               budget=raised or None, events=sink,
-                                              concurrency=concurrency), live, run_id, store)
+                                              concurrency=concurrency, **traced),
+                    live, run_id, store)
     _finish(result, as_json, store)
 
 
@@ -466,6 +493,36 @@ def report_cmd(obj: Context, run_id, state_dir, fmt) -> None:
     data = report(run, nodes)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str) if fmt == "json"
                else report_markdown(data), nl=fmt == "json")
+
+
+@main.command("serve", short_help="A read-only web view of the project's runs.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; only this machine unless you say otherwise.")
+@state_dir_option
+@click.pass_obj
+def serve_cmd(obj: Context, port: int, host: str, state_dir) -> None:
+    """Serve the runs of the project's journal at http://HOST:PORT/ (read-only): the
+    list of runs, each run's graph coloured by status (live while it runs), each step's
+    prompt, output and attempts, and the run's report."""
+    from ..errors import usage_error
+    from ..runtime.journal import default_state_dir
+
+    def prepare(_sources):
+        try:
+            from .viewer import serve
+        except ImportError:
+            raise usage_error("wlisp serve needs its web stack: pip install "
+                              "'wlisp[serve]'", "W0903") from None
+        return serve
+    serve = _guarded(obj, prepare)
+    store = os.path.abspath(state_dir or default_state_dir())
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: serving on {host}: anyone who can reach it can read these "
+                   "runs' prompts and outputs", err=True)
+    click.echo(f"serving the runs in {store} at http://{host}:{port}/ (Ctrl-C stops)",
+               err=True)
+    serve(store, host, port)
 
 
 @main.command("repl")

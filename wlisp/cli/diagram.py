@@ -44,7 +44,7 @@ def _base(seg: str) -> str:
 ROUTING = ("if", "when", "cond", "case", "classify")
 
 
-def _label(node: Node) -> str:
+def label_of(node: Node) -> str:
     """Steps by their binding and agent, loops by their phase, routing by its form."""
     short = node.id.rsplit("/", 1)[-1]
     if node.kind == "spawn":
@@ -67,7 +67,7 @@ def _title(title: str) -> str:
     return {"True": "then", "False": "else", "else": "else"}.get(title, title)
 
 
-def _bodies(node: Node):
+def bodies_of(node: Node):
     """(title, graph) of the nested graphs that hold anything."""
     return [(_title(t), g) for t, g in node.titled_graphs() if g.nodes]
 
@@ -102,8 +102,8 @@ def to_mermaid(spec: WorkflowSpec) -> str:
     def emit(graph: Graph, indent: str):
         for n in graph.nodes:
             left, right = SHAPES_MERMAID[n.kind]
-            out.append(f"{indent}{name(n.id)}{left}{_label(n)}{right}")
-            for title, g in _bodies(n):
+            out.append(f"{indent}{name(n.id)}{left}{label_of(n)}{right}")
+            for title, g in bodies_of(n):
                 counter[0] += 1
                 sid = f"sg{counter[0]}"
                 out.append(f'{indent}subgraph {sid}["{title}"]')
@@ -124,17 +124,17 @@ def to_text(spec: WorkflowSpec) -> str:
 
     def emit(graph: Graph, prefix: str):
         reads: dict[str, list[str]] = {}
-        labels = {n.id: _label(n).split(":")[0].split("<br/>")[0].strip("[]")
+        labels = {n.id: label_of(n).split(":")[0].split("<br/>")[0].strip("[]")
                   for n in graph.nodes}
         for a, b, order in _edges(graph):
             reads.setdefault(b, []).append(("after " if order else "← ") + labels[a])
         for i, n in enumerate(graph.nodes):
             last = i == len(graph.nodes) - 1
             extra = f"  {', '.join(reads[n.id])}" if n.id in reads else ""
-            out.append(f"{prefix}{'└─ ' if last else '├─ '}{_label(n).replace('<br/>', ' ')}"
+            out.append(f"{prefix}{'└─ ' if last else '├─ '}{label_of(n).replace('<br/>', ' ')}"
                        f"{extra}")
             inner = prefix + ("   " if last else "│  ")
-            bodies = _bodies(n)
+            bodies = bodies_of(n)
             if len(bodies) == 1 and n.kind != "classify":  # a loop's or try's one body
                 emit(bodies[0][1], inner)
                 continue
@@ -155,10 +155,10 @@ def to_dot(spec: WorkflowSpec) -> str:
 
     def emit(graph: Graph, indent: str):
         for n in graph.nodes:
-            label = _label(n).replace("<br/>", "\\n").replace('"', '\\"')
+            label = label_of(n).replace("<br/>", "\\n").replace('"', '\\"')
             out.append(f'{indent}{name(n.id)} [label="{label}", shape={SHAPES_DOT[n.kind]}, '
                        f'tooltip="{n.id}"];')
-            for title, g in _bodies(n):
+            for title, g in bodies_of(n):
                 counter[0] += 1
                 cluster = f"cluster_{counter[0]}"
                 out.append(f"{indent}subgraph {cluster} {{")

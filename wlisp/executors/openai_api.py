@@ -113,7 +113,7 @@ class OpenAIExecutor:
         for _ in range(cap):
             try:
                 resp = await self._complete(model, messages, tools, spec.output_schema,
-                                            _Lines(spec, events))
+                                            _Lines(spec, events), _trace_headers(spec))
             except self.openai.RateLimitError as exc:
                 return self._failed(spec, f"rate limited: {_brief(exc)}", "rate_limit", usage)
             except self.openai.APITimeoutError:
@@ -152,8 +152,10 @@ class OpenAIExecutor:
         reason = "unknown_tool" if last_unknown else "max_iterations"
         return self._failed(spec, f"no answer after {cap} tool-calling rounds", reason, usage)
 
-    async def _complete(self, model, messages, tools, schema, lines=None):
+    async def _complete(self, model, messages, tools, schema, lines=None, headers=None):
         kwargs: dict = {"model": model, "messages": messages}
+        if headers:
+            kwargs["extra_headers"] = headers
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
         if tools:
@@ -268,6 +270,13 @@ class OpenAIExecutor:
         out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
         out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
         return out
+
+
+def _trace_headers(spec: StepSpec) -> dict | None:
+    """W3C trace context of a traced run's attempt, sent with each request."""
+    meta = spec.metadata or {}
+    headers = {k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)}
+    return headers or None
 
 
 class _Lines:

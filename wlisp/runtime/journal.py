@@ -21,6 +21,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 from .. import processes
@@ -156,7 +157,8 @@ class RunRow:
 class Journal:
     """A state directory: the database and the per-run log folders."""
 
-    def __init__(self, state_dir: str, create: bool = True):
+    def __init__(self, state_dir: str, create: bool = True, read_only: bool = False):
+        """`read_only`: SQLite's `mode=ro` (the run viewer): no write can happen."""
         self.dir = os.path.abspath(state_dir)
         self.path = path = os.path.join(self.dir, DB_NAME)
         if os.path.exists(self.dir) and not os.path.isdir(self.dir):
@@ -167,12 +169,19 @@ class Journal:
                                 "the workflow; use --state-dir or WLISP_HOME to point "
                                 "elsewhere)")
         try:
-            os.makedirs(self.dir, exist_ok=True)
+            if not read_only:
+                os.makedirs(self.dir, exist_ok=True)
         except OSError as exc:
             raise journal_error(f"cannot create the state directory {self.dir}: "
                                 f"{exc.strerror or exc}") from None
         self.lock = threading.RLock()  # the event loop's thread and the writer share `db`
         try:
+            if read_only:
+                self.db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
+                                          isolation_level=None, check_same_thread=False)
+                self.db.execute("PRAGMA busy_timeout=10000")
+                self.commits = None
+                return
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -409,6 +418,11 @@ class Journal:
             view[node] = {**view.get(node, {}), **rec}
         return view
 
+    def running(self, run_id: str) -> set[str]:
+        """Steps whose agent process runs now (for the live view of a run)."""
+        return {node for (node,) in self._q("SELECT node FROM processes WHERE run_id=?",
+                                            (run_id,))}
+
     def steps(self, run_id: str) -> list[dict]:
         cols = ("node", "attempt", "spec_hash", "status", "outcome", "started", "finished",
                 "usage", "static_node")
@@ -471,7 +485,8 @@ class Journal:
         self.commits.drain()
 
     def close(self) -> None:
-        self.commits.close()
+        if self.commits is not None:
+            self.commits.close()
         with self.lock:
             self.db.close()
 

@@ -165,9 +165,12 @@ async def _supervise(state: RunState) -> RunResult:
         events.emit(Event("run_started", spec.name, data={"run_id": state.run_id}))
     heartbeat = asyncio.ensure_future(_heartbeat(journal, state.run_id)) if journal else None
     t0 = state.clock.now()
+    traced = _traced(state)
     try:
-        with _gentle_gc():
+        with _gentle_gc(), traced as span:
             status, value, error, failed = await _outcome(state)
+            if span is not None:
+                _finish_span(span, state, status, error)
     except asyncio.CancelledError:  # from outside (Ctrl-C): record, close, pass it on
         state.cancel_unfinished("cancelled")
         _close(state, heartbeat, RunResult("cancelled", None, state.run_id, state.records,
@@ -191,6 +194,22 @@ async def _supervise(state: RunState) -> RunResult:
                           data={"status": status, "run_id": state.run_id,
                                 "reused": state.reused}))
     return result
+
+
+def _traced(state: RunState):
+    """The run's root span when it is traced (`runtime/tracing.py`), else nothing."""
+    if state.options.tracer is None:
+        return contextlib.nullcontext()
+    from .tracing import run_span
+
+    return run_span(state)
+
+
+def _finish_span(span, state: RunState, status: str, error: str | None) -> None:
+    from .tracing import finish
+
+    paused = state.gates and status in ("completed", "failed") and not _real_failure(state)
+    finish(span, "paused" if paused else status, error)
 
 
 async def _outcome(state: RunState) -> tuple[str, object, str | None, str | None]:

@@ -416,7 +416,10 @@ def _where(node: Node) -> str:
 async def execute(state: RunState):
     """Run the root graph; returns the GraphResult (the state holds the records)."""
     scope = Scope(None, {input_key(k): v for k, v in state.inputs.items()})
-    return await Scheduler(state).run_graph(state.spec.graph, scope, "", "")
+    cls = Scheduler
+    if state.options.tracer is not None:  # a span per node (runtime/tracing.py)
+        from .tracing import TracedScheduler as cls
+    return await cls(state).run_graph(state.spec.graph, scope, "", "")
 
 
 __all__ = ["execute", "Scheduler", "FINAL"]

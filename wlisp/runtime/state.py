@@ -35,6 +35,8 @@ class RunOptions:
     reuse_from: str | None = None
     executor_profile: dict | None = None
     reuse: dict | None = None        # in memory: journaled steps to reuse (a rehearsal)
+    tracer: object = None            # an OpenTelemetry tracer: the run is traced
+    trace_content: bool = False      # ... with prompts and outputs in the spans
 
     def __post_init__(self):
         self.answers = dict(self.answers or {})
@@ -131,6 +133,10 @@ class RunState:
                  bound: int, journal=None, cached: dict | None = None,
                  used: tuple[int, int, float] = (0, 0, 0.0)):
         self.spec = spec
+        if options.tracer is not None:  # each attempt a span (runtime/tracing.py)
+            from .tracing import TracedExecutor
+
+            executor = TracedExecutor(executor, options.tracer, options.trace_content)
         self.executor = executor
         self.inputs = inputs
         self.options = options
