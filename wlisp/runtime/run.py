@@ -205,6 +205,14 @@ def _traced(state: RunState):
     return run_span(state)
 
 
+def _scheduler(state: RunState):
+    if state.options.tracer is None:
+        return None
+    from .tracing import TracedScheduler  # a span per node instance
+
+    return TracedScheduler
+
+
 def _finish_span(span, state: RunState, status: str, error: str | None) -> None:
     from .tracing import finish
 
@@ -217,7 +225,7 @@ async def _outcome(state: RunState) -> tuple[str, object, str | None, str | None
     res = None
     try:
         with state.scope:
-            res = await execute(state)
+            res = await execute(state, _scheduler(state))
     except (BudgetExhausted, JournalError, BaseExceptionGroup) as exc:
         journal_failure = _find(exc, JournalError)
         if journal_failure is not None:

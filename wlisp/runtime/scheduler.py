@@ -413,13 +413,11 @@ def _where(node: Node) -> str:
     return f"{node.span.file}:{node.span.line}:{node.span.col}: " if node.span else ""
 
 
-async def execute(state: RunState):
-    """Run the root graph; returns the GraphResult (the state holds the records)."""
+async def execute(state: RunState, cls=None):
+    """Run the root graph; returns the GraphResult (the state holds the records).
+    `cls`: the scheduler class (a traced run's is `tracing.TracedScheduler`)."""
     scope = Scope(None, {input_key(k): v for k, v in state.inputs.items()})
-    cls = Scheduler
-    if state.options.tracer is not None:  # a span per node (runtime/tracing.py)
-        from .tracing import TracedScheduler as cls
-    return await cls(state).run_graph(state.spec.graph, scope, "", "")
+    return await (cls or Scheduler)(state).run_graph(state.spec.graph, scope, "", "")
 
 
 __all__ = ["execute", "Scheduler", "FINAL"]
