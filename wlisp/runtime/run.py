@@ -108,7 +108,7 @@ async def run_async(spec: WorkflowSpec, executor, inputs: dict | None = None,
         except BaseException:
             journal.close()
             raise
-    state = RunState(spec, executor, inputs, opts, run_id=run_id, bound=bound,
+    state = RunState(spec, _traced_executor(executor, opts), inputs, opts, run_id=run_id, bound=bound,
                      journal=journal, cached=cached)
     return await _supervise(state)
 
@@ -141,7 +141,7 @@ async def resume_async(run_id: str, executor, *, store: str, budget: dict | None
     except BaseException:
         journal.close()
         raise
-    state = RunState(spec, executor, run.inputs, opts, run_id=run_id, bound=bound,
+    state = RunState(spec, _traced_executor(executor, opts), run.inputs, opts, run_id=run_id, bound=bound,
                      journal=journal, cached=cached, used=used)
     return await _supervise(state)
 
@@ -203,6 +203,15 @@ def _traced(state: RunState):
     from .tracing import run_span
 
     return run_span(state)
+
+
+def _traced_executor(executor, opts: RunOptions):
+    """A traced run's executor: each attempt a span (`runtime/tracing.py`)."""
+    if opts.tracer is None:
+        return executor
+    from .tracing import TracedExecutor
+
+    return TracedExecutor(executor, opts.tracer, opts.trace_content)
 
 
 def _scheduler(state: RunState):

@@ -133,10 +133,6 @@ class RunState:
                  bound: int, journal=None, cached: dict | None = None,
                  used: tuple[int, int, float] = (0, 0, 0.0)):
         self.spec = spec
-        if options.tracer is not None:  # each attempt a span (runtime/tracing.py)
-            from .tracing import TracedExecutor
-
-            executor = TracedExecutor(executor, options.tracer, options.trace_content)
         self.executor = executor
         self.inputs = inputs
         self.options = options
