@@ -261,6 +261,10 @@ def render(summary: dict, targets: list[dict], langgraph: bool) -> str:
         if all(c == "-" for c in row[1:]):
             continue
         rows.append(row)
+        if w == "W1" and metric == "steps_per_s" and "wlisp/W1 traced" in summary:
+            row = ["W1 traced (OpenTelemetry SDK, batch processor, spans dropped)", "-",
+                   cell(summary, "wlisp/W1 traced", metric)] + (["-"] if langgraph else [])
+            rows.append(row)
         if w == "W2" and "wlisp/W2 :limit" in summary:
             row = ["W2 with (map ... :limit 100) instead of run_async(concurrency=100)", "-",
                    cell(summary, "wlisp/W2 :limit", metric)] + (["-"] if langgraph else [])
