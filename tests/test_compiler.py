@@ -101,7 +101,7 @@ def test_a_binding_of_several_steps_names_them_by_agent_under_it():
         same (spawn writer "2")]
     [pair nested same]))""")
     assert top(spec) == ["main/pair/writer", "main/pair/critic", "main/nested/writer",
-                         "main/nested", "main/same", "main/same/writer"]
+                         "main/nested", "main/same", "main/same#2"]
 
 
 def test_ids_are_stable_across_compilations():

@@ -117,6 +117,18 @@ def test_diagnostics_suggest_what_wlisp_calls_it(tmp_path, src, words):
     assert res.returncode == 1 and words in res.stderr, res.stderr
 
 
+def test_a_mistake_in_a_helper_is_reported_once_however_often_it_is_called(tmp_path):
+    (tmp_path / "h.wl").write_text(
+        "(defagent w)\n"
+        "(defn helper [x] (let [r (spawn w (fmt \"{x}\") :returns {:a int})] r.b))\n"
+        "(defworkflow main [] [(helper 1) (helper 2) (helper 3)])\n")
+    for command in ("check", "compile"):
+        res = cli(command, "h.wl", cwd=tmp_path)
+        assert res.returncode == 1
+        assert res.stderr.count("error[W0206]") == 1, res.stderr
+        assert "reported once; 3 calls of this code have it" in res.stderr
+
+
 def test_an_unknown_input_is_named_before_the_missing_one(tmp_path):
     (tmp_path / "f.wl").write_text("(defagent w)\n(defworkflow main [diff] (spawn w diff))\n")
     res = cli("run", "f.wl", "-i", "dif=x", cwd=tmp_path, home=tmp_path / "s")

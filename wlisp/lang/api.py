@@ -69,7 +69,7 @@ def compile(text: str, filename: str = "<input>", workflow: str | None = None,
     """Compile wlisp source to a WorkflowSpec. Raises WlispError with every diagnostic."""
     comp, _ = _evaluate(text, filename, sources)
     if comp.diagnostics:
-        raise WlispError(comp.diagnostics)
+        raise WlispError(unique(comp.diagnostics))
     wf = pick_workflow(comp, workflow, filename)
     try:
         with _no_gc():
@@ -78,8 +78,24 @@ def compile(text: str, filename: str = "<input>", workflow: str | None = None,
         raise WlispError(Diagnostic("W0405", "forms are nested too deeply to compile",
                                     wf.span)) from None
     if comp.diagnostics:
-        raise WlispError(comp.diagnostics)
+        raise WlispError(unique(comp.diagnostics))
     return spec
+
+
+def unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per mistake: a helper called from three places reports the error
+    in its body once (the same code at the same place), saying how many calls had it."""
+    first: dict = {}
+    repeats: dict = {}
+    for d in diagnostics:
+        key = (d.code, d.span) if d.span is not None else (d.code, d.message)
+        if key in first:
+            repeats[key] = repeats.get(key, 0) + 1
+        else:
+            first[key] = d
+    for key, n in repeats.items():
+        first[key].notes.append((f"reported once; {n + 1} calls of this code have it", None))
+    return list(first.values())
 
 
 def read_source(path: str) -> str:
@@ -109,13 +125,7 @@ def check(text: str, filename: str = "<input>", sources: Sources | None = None
         except RecursionError:
             comp.diagnostics.append(Diagnostic("W0405", "forms are nested too deeply to "
                                                "compile", wf.span))
-    seen, unique = set(), []
-    for d in comp.diagnostics:
-        key = (d.code, d.message, d.span)
-        if key not in seen:
-            seen.add(key)
-            unique.append(d)
-    return unique
+    return unique(comp.diagnostics)
 
 
 def check_files(paths, sources: Sources | None = None) -> list[Diagnostic]:

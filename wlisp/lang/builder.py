@@ -98,28 +98,34 @@ class GraphBuilder:
                 raise WlispError.at("W0304", f"duplicate id `{nid}` in this scope", span,
                                     ("the first one is here", first and first.span))
             self.explicit.add(nid)
-        elif claim and self._claimable(bare):
-            nid = bare
+        elif claim and self._claimable():
+            nid = self._free(bare)
             self.claims[-1][1] = True
         else:
-            stem = bare + "/" + base
-            nid, n = stem, 1
-            while nid in self.taken:
-                n += 1
-                nid = f"{stem}#{n}"
+            nid = self._free(bare + "/" + base)
         self.ids.add(nid)
         self.taken.add(nid)
         return nid
 
-    def _claimable(self, bare: str) -> bool:
+    def _claimable(self) -> bool:
+        """The open binding's name is still to give (to its first node)."""
         return bool(self.claims) and not self.claims[-1][1] and \
-            self.claims[-1][0] == self.path[-1] and bare not in self.taken
+            self.claims[-1][0] == self.path[-1]
+
+    def _free(self, stem: str) -> str:
+        """`stem`, or `stem#2`, `stem#3` ... when a node of the scope has it."""
+        nid, n = stem, 1
+        while nid in self.taken:
+            n += 1
+            nid = f"{stem}#{n}"
+        return nid
 
     def release(self, nid: str) -> None:
         """Give back an id reserved for a node that turned out not to be needed."""
         self.ids.discard(nid)
         self.taken.discard(nid)
-        if self.claims and nid == "/".join(self.path):
+        bare = "/".join(self.path)
+        if self.claims and (nid == bare or nid.startswith(bare + "#")):
             self.claims[-1][1] = False
 
     @contextmanager
@@ -140,20 +146,21 @@ class GraphBuilder:
         bare = "/".join(self.path)
         draft = self.registry.get(nid)
         if draft is None or nid not in self.ids or nid in self.explicit or \
-                not self._claimable(bare) or nid.rpartition("/")[0] != bare or \
+                not self._claimable() or nid.rpartition("/")[0] != bare or \
                 NESTING[draft.kind] or nid in self.barrier:
             return None
         later = self.nodes[self.nodes.index(draft) + 1:]
         if any(nid in self.deps[n.id] for n in later):
             return None
+        name = self._free(bare)
         for names in (self.ids, self.taken):
             names.discard(nid)
-            names.add(bare)
-        self.registry[bare] = self.registry.pop(nid)
-        self.deps[bare] = self.deps.pop(nid)
-        draft.id = bare
+            names.add(name)
+        self.registry[name] = self.registry.pop(nid)
+        self.deps[name] = self.deps.pop(nid)
+        draft.id = name
         self.claims[-1][1] = True
-        return bare
+        return name
 
     @contextmanager
     def namespace_of(self, name: str):
