@@ -444,3 +444,22 @@ def test_a_finished_run_leaves_no_reference_cycles(journaled, tmp_path):
         gc.enable()
         loop.close()
     assert leaked == []
+
+
+def test_a_run_leaves_the_collectors_state_as_it_found_it():
+    """Runs freeze the heap they start with (less for the collector to scan), and undo
+    it; a program that froze objects itself keeps them frozen."""
+    import gc
+
+    spec = wf('(spawn writer "a")')
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    go(spec, Recorder())
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        go(spec, Recorder())
+        assert gc.get_freeze_count() == frozen  # the program's freeze is still in place
+    finally:
+        gc.unfreeze()

@@ -150,12 +150,21 @@ async def resume_async(run_id: str, executor, *, store: str, budget: dict | None
 def _gentle_gc():
     """A run allocates many small, acyclic objects; the default collector thresholds
     make it re-scan the whole heap over and over (a third of a 10,000-step fan-out's
-    time). Collect young objects less often while the run lasts, then restore."""
+    time). Collect young objects less often while the run lasts, then restore. Freezing
+    the heap the run starts with took W3 from 9.5x to 7.7x asyncio (GC was 4 µs of a
+    24 µs step)."""
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], 50_000), old[1], max(old[2], 100))
+    # what existed before the run (modules, the spec) is not re-scanned by the full
+    # collections the run triggers; left alone when the program froze objects itself
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         yield
     finally:
+        if freeze:
+            gc.unfreeze()
         gc.set_threshold(*old)
 
 
