@@ -196,7 +196,9 @@ def test_show_draws_the_run_in_the_users_names(tmp_path):
               "--answers", "examples/design_plan_implement.answers.toml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     lines = [ln.strip("│├└─ ") for ln in cli("show", "last", cwd=tmp_path).stdout.splitlines()]
-    assert [ln.split("  ")[0] for ln in lines[2:6]] == [
+    assert lines[2] == "input brief: CSV"  # under the two header lines
+    assert any(ln.startswith("value: {") for ln in lines)
+    assert [ln.split("  ")[0] for ln in lines[3:7]] == [
         "✓ design / round", "iteration 1", "✓ draft", "✓ review"]
     assert any(ln.startswith("✓ if → then") for ln in lines)
     assert any(ln.startswith("✓ change / round") for ln in lines)
@@ -206,9 +208,10 @@ def test_show_draws_the_run_in_the_users_names(tmp_path):
     assert res.returncode == 0, res.stderr
     lines = [ln.strip("│├└─ ") for ln in cli("show", "last", cwd=tmp_path).stdout.splitlines()]
     end = next(i for i, ln in enumerate(lines) if ln.startswith("logs:"))
-    labels = [ln.split("  ")[0] for ln in lines[2:end]]
+    labels = [ln.split("  ")[0] for ln in lines[3:end]]
     assert labels == ["✓ triager", "✓ classify → bug", "bug", "✓ fix", "✓ support",
-                      "✂ question / support", "✂ else / support"]
+                      "✂ question / support", "✂ else / support",
+                      "value: [support] Tell the customer what we fixed: mock summary"]
 
     res = cli("run", "examples/review_panel.wl", "-i", "diff=x", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -146,19 +146,37 @@ def print_show(run, nodes: dict, logs: str) -> None:
     from .runtree import build
 
     usage = run.usage
-    tree = Tree(Text(f"{run.id}  {run.workflow}  {run.status}  started {when(run.created)}  "
-                     f"steps {usage.get('steps', 0)}  tokens {usage.get('tokens', 0)}  "
-                     f"cost ${usage.get('cost', 0):.4f}", style="bold"))
+    head = Text(f"{run.id}  {run.workflow}  {run.status}\n"
+                f"started {when(run.created)}  steps {usage.get('steps', 0)}  "
+                f"tokens {usage.get('tokens', 0)}  cost ${usage.get('cost', 0):.4f}", style="bold")
+    tree = Tree("", hide_root=True)
 
     def add(branch, row):
         for child in row.children.values():
             add(branch.add(_show_line(child)), child)
     add(tree, build(nodes, run.spec))
     console = Console()
+    console.print(head)
+    for name, value in (run.inputs or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        console.print(Text(f"input {name}: {_clip(text, 6)}"), highlight=False)
     console.print(tree)
-    if run.error:
+    if run.error:  # it names the node and its source line (runtime/run.py `_located`)
         console.print(Text(f"error: {run.error}", style="red"))
+    elif run.status == "completed":
+        value = run.value
+        if isinstance(value, dict) and "output" in value and "task_id" in value:
+            value = value["output"]
+        console.print(Text("value: " + _clip(value if isinstance(value, str) else
+                                             _readable(value), 20)), highlight=False)
     console.print(Text(f"logs: {logs}", style="dim"))
+
+
+def _clip(text: str, lines: int) -> str:
+    """At most `lines` lines of `text` (`wlisp show RUN NODE` and --json have it whole)."""
+    parts = text.splitlines() or [""]
+    more = len(parts) - lines
+    return "\n".join(parts[:lines]) + (f"\n… {more} more lines" if more > 0 else "")
 
 
 def _show_line(row):
