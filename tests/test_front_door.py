@@ -417,3 +417,21 @@ def test_check_with_config_checks_wlisp_toml_too(tmp_path):
     res = cli("check", "m.wl", "--config", cwd=tmp_path)
     assert res.returncode == 1 and "wlisp.toml:2:1: error[W0901]" in res.stderr
     assert "did you mean `command`?" in res.stderr
+
+
+def test_check_with_config_checks_each_agents_executor_in_every_workflow(tmp_path):
+    """As `run --dry-run` does, for every workflow of the files, main or not."""
+    (tmp_path / "wlisp.toml").write_text('[agents]\nreviewr = "mock"\nreviewer = "c"\n'
+                                         '[executors.c]\ntype = "command"\n'
+                                         'argv = ["no-such-agent-binary"]\n')
+    (tmp_path / "m.wl").write_text('(defagent w) (defagent reviewer)\n'
+                                   '(defworkflow one [] (spawn w "x"))\n'
+                                   '(defworkflow two [] (spawn reviewer "y"))\n')
+    res = cli("check", "m.wl", "--config", cwd=tmp_path)
+    assert res.returncode == 1
+    assert "wlisp.toml:2:1: error[W0901]: [agents] `reviewr` in wlisp.toml names no agent" \
+        in res.stderr and "(did you mean `reviewer`?)" in res.stderr
+    assert "wlisp.toml:6:1: error[W0904]: agent `reviewer` (profile `c`): " \
+           "`no-such-agent-binary` is not on PATH" in res.stderr
+    (tmp_path / "wlisp.toml").write_text('[agents]\nreviewer = "mock"\n')
+    assert cli("check", "m.wl", "--config", cwd=tmp_path).returncode == 0

@@ -78,6 +78,7 @@ CODES = {
     "W0901": "invalid wlisp.toml",
     "W0902": "environment variable not set",
     "W0903": "optional dependency missing",
+    "W0904": "an agent's executor cannot start",
 }
 
 

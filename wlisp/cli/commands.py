@@ -217,12 +217,16 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool,
     from ..errors import Sources, WlispError, render_all, to_json
     from ..executors.config import config_for
     from ..lang.api import check_files
+    from .dryrun import agent_checks
 
     sources = Sources()
     found = check_files(files, sources)
     if with_config:
         try:
-            config_for(None, files[0], sources, True)
+            config = config_for(None, files[0], sources, True)
+            if not found:
+                specs = [spec for path in files for spec in _every_spec(path, sources)]
+                found = agent_checks(specs, config)[1]
         except WlispError as err:
             found = [*found, *err.diagnostics]
     if diagnostics_json:
@@ -235,6 +239,13 @@ def check_cmd(obj: Context, files: tuple[str, ...], diagnostics_json: bool,
     else:
         click.echo(f"ok: {len(files)} file{'s' if len(files) != 1 else ''} checked, no errors")
     sys.exit(EXIT_FAILED if found else 0)
+
+
+def _every_spec(path: str, sources) -> list:
+    from ..lang.api import compile_every
+
+    return [_load_spec(path, None, sources)] if path.endswith(".json") else \
+        compile_every(path, sources)
 
 
 @main.command("graph")
@@ -339,6 +350,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
 
 def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from,
              state_dir) -> None:
+    from ..errors import render_all
     from ..executors.config import config_for
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
@@ -347,9 +359,9 @@ def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
         values = check_inputs(spec, parse_input_pairs(inputs, spec))
-        return spec, values, config_for(config, file, sources, True)
+        return spec, values, config_for(config, file, sources, True), sources
 
-    spec, values, cfg = _guarded(obj, prepare)
+    spec, values, cfg, sources = _guarded(obj, prepare)
     lines, problems = plan(spec, cfg, executor)
     if resume_from:
         def earlier(journal):
@@ -359,8 +371,8 @@ def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from
         lines += reuse_plan(spec, values, cached, rid)
     for line in lines:
         click.echo(line)
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
+    if problems:
+        click.echo(render_all(problems, sources), err=True)
     sys.exit(EXIT_FAILED if problems else 0)
 
 

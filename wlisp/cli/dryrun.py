@@ -24,24 +24,27 @@ def profile_of(agent: dict, config, forced: str | None) -> str:
         config.agents.get("default") or "mock"
 
 
-def check_profile(name: str, config) -> list[str]:
-    """What stops profile `name` from running a step (empty: nothing)."""
+def check_profile(name: str, config) -> list[tuple[str | None, str]]:
+    """What stops profile `name` from running a step, each with the key of its
+    `[executors.NAME]` table at fault (empty: nothing)."""
     prof = config.profiles.get(name)
     if prof is None:
-        return [] if name in ("mock", "scripted") else [f"no profile `{name}` in wlisp.toml"]
+        return [] if name in ("mock", "scripted") else [(None, f"no profile `{name}` in "
+                                                         "wlisp.toml")]
     kind, problems = prof.get("type"), []
-    program = prof.get("binary") or PROGRAMS.get(kind)
+    program, key = prof.get("binary") or PROGRAMS.get(kind), "binary"
     if kind == "command":
-        program = prof["argv"][0] if isinstance(prof["argv"][0], str) else None
+        program, key = (prof["argv"][0] if isinstance(prof["argv"][0], str) else None), "argv"
     if program and shutil.which(program) is None and not os.path.isfile(program):
-        problems.append(f"`{program}` is not on PATH")
-    key = prof.get("api_key_env", "OPENAI_API_KEY" if kind == "openai" else None)
-    if key and not os.environ.get(key):
-        problems.append(f"environment variable `{key}` is not set")
+        problems.append((key if key in prof else None, f"`{program}` is not on PATH"))
+    env = prof.get("api_key_env", "OPENAI_API_KEY" if kind == "openai" else None)
+    if env and not os.environ.get(env):
+        problems.append(("api_key_env" if "api_key_env" in prof else None,
+                         f"environment variable `{env}` is not set"))
     if kind == "openai" and prof.get("base_url"):
         problem = _answers(prof["base_url"])
         if problem:
-            problems.append(problem)
+            problems.append(("base_url", problem))
     return problems
 
 
@@ -131,25 +134,48 @@ def reuse_plan(spec, values: dict, cached: dict, run_id: str) -> list[str]:
             "wait for those (what runs after them depends on their answers)"]
 
 
-def plan(spec, config, forced: str | None) -> tuple[list[str], list[str]]:
-    """(lines describing the plan, problems found)."""
-    lines, problems = [], []
-    used = {n.agent for n, _ in spec.walk() if n.kind == "spawn"}
-    for agent in sorted(used):
-        profile = profile_of(spec.agents.get(agent, {}), config, forced)
-        found = check_profile(profile, config)
-        lines.append(f"agent {agent} → {profile}: " + ("ready" if not found else
-                                                       "; ".join(found)))
-        problems += [f"agent `{agent}` (profile `{profile}`): {p}" for p in found]
-    for name in sorted(config.agents):
-        if name != "default" and name not in spec.agents:
-            problems.append(f"[agents] `{name}` in wlisp.toml names no agent of this workflow"
-                            f" (its agents: {', '.join(sorted(spec.agents)) or 'none'})")
+def agent_checks(specs, config, forced: str | None = None):
+    """(one `agent A → PROFILE: ready` line per agent the workflows use, a diagnostic
+    per thing that would stop a step: its executor cannot start (W0904), or an
+    `[agents]` entry of wlisp.toml names no agent any of them defines (W0901))."""
+    from ..errors import Diagnostic, did_you_mean
+    from ..executors.config import KeySpans
+
+    spans = KeySpans(config.path, config.text) if config.path else None
+
+    def at(*path):
+        return spans.at(path) if spans else None
+
+    lines, found = [], []
+    used = sorted({n.agent for spec in specs for n, _ in spec.walk() if n.kind == "spawn"})
+    agents = {name: agent for spec in specs for name, agent in spec.agents.items()}
+    for name in used:
+        profile = profile_of(agents.get(name, {}), config, forced)
+        problems = check_profile(profile, config)
+        lines.append(f"agent {name} → {profile}: "
+                     + ("; ".join(p for _, p in problems) or "ready"))
+        found += [Diagnostic("W0904", f"agent `{name}` (profile `{profile}`): {problem}",
+                             at("executors", profile, key) if key else
+                             at("agents", name) if name in config.agents else
+                             at("executors", profile))
+                  for key, problem in problems]
+    for name in config.agents:
+        if name != "default" and name not in agents:
+            found.append(Diagnostic(
+                "W0901", f"[agents] `{name}` in wlisp.toml names no agent of this workflow"
+                + did_you_mean(name, agents) + "; its agents: "
+                + (", ".join(sorted(agents)) or "none"), at("agents", name)))
+    return lines, found
+
+
+def plan(spec, config, forced: str | None) -> tuple[list[str], list]:
+    """(lines describing the plan, diagnostics: what would stop it)."""
+    lines, found = agent_checks([spec], config, forced)
     steps = [(n.id, n.agent) for n, _ in spec.walk() if n.kind == "spawn"]
     lines.append(f"{len(steps)} step node{'s' if len(steps) != 1 else ''}:")
     lines += [f"  {nid} [{agent}]" for nid, agent in steps]
     bound = step_bound(spec.graph)
-    lines.append("at most " + (f"{bound} steps" if bound is not None else
-                               "an unknown number of steps (run-time fan-out)") +
+    lines.append("at most " + (f"{bound} step{'s' if bound != 1 else ''}" if bound is not None
+                               else "an unknown number of steps (run-time fan-out)") +
                  (f"; budget {spec.budget}" if spec.budget else ""))
-    return lines, problems
+    return lines, found

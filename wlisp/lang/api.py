@@ -113,6 +113,15 @@ def compile_file(path: str | os.PathLike, workflow: str | None = None,
     return compile(read_source(path), path, workflow, sources)
 
 
+def compile_every(path: str, sources: Sources | None = None) -> list[WorkflowSpec]:
+    """Every workflow a file defines, compiled (`check --config` routes all of them)."""
+    comp, _ = _evaluate(read_source(path), path, sources)
+    specs = [compile_workflow(comp, wf) for wf in list(comp.workflows.values())]
+    if comp.diagnostics:
+        raise WlispError(unique(comp.diagnostics))
+    return specs
+
+
 def check(text: str, filename: str = "<input>", sources: Sources | None = None
           ) -> list[Diagnostic]:
     """Every diagnostic of a file: its top-level forms and each of its workflows."""
