@@ -349,9 +349,19 @@ def _reference_problems(cfg: Config) -> list[Problem]:
                         f"profile (`{inner}`)"))
     for agent, prof in cfg.agents.items():
         if prof not in known:
+            hint = did_you_mean(prof, cfg.profiles) or _define_it(prof)
             out.append((("agents", agent), f"`{dotted(('agents', agent))}` names unknown "
-                        f"executor profile `{prof}`" + did_you_mean(prof, cfg.profiles)))
+                        f"executor profile `{prof}`" + hint))
     return out
+
+
+def _define_it(name: str) -> str:
+    """`claude = "claude"` in [agents] names a profile, not a type: say how to make one."""
+    import difflib
+
+    kind = difflib.get_close_matches(name, TYPES, n=1, cutoff=0.5)
+    return (f"; define it as `[executors.{name}]` with `type = \"{kind[0]}\"`" if kind
+            else f"; define it as an `[executors.{name}]` table")
 
 
 def dotted(path) -> str:
