@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback import LoopbackServer
 
 
 def completion(content=None, tool_calls=None, prompt_tokens=10, completion_tokens=5):
@@ -50,7 +52,7 @@ def chunks(reply: dict, size: int = 4):
     yield {**base, "choices": [], "usage": reply["usage"]}
 
 
-class ChatServer:
+class ChatServer(LoopbackServer):
     def __init__(self):
         self.streaming = True
         self.chunk_delay = 0.0
@@ -120,14 +122,5 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (the hang test)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler, "/v1")
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback import LoopbackServer
 
 USAGE = {"input_tokens": 100, "output_tokens": 7, "cache_read_input_tokens": 4000,
          "cache_creation_input_tokens": 600}
 
 
-class FakeServer:
+class FakeServer(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 with a scripted `handle(request)`."""
 
     def __init__(self):
@@ -48,16 +50,8 @@ class FakeServer:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 server._serve(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(Handler)
 
-    def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def _serve(self, h, body):
         request = {"method": h.command, "path": h.path, "body": body,

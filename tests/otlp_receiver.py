@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gzip
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from .loopback import LoopbackServer
 
 
 def _value(v):
@@ -32,7 +34,7 @@ def _span(span, resource: dict) -> dict:
             "resource": resource}
 
 
-class OTLPReceiver:
+class OTLPReceiver(LoopbackServer):
     def __init__(self):
         self.spans: list[dict] = []
         self.requests: list[dict] = []
@@ -62,17 +64,8 @@ class OTLPReceiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def named(self, prefix: str) -> list[dict]:
         return [s for s in self.spans if s["name"].startswith(prefix)]

@@ -238,11 +238,17 @@ SLOW_AGENT = ("import sys, time\nsys.stdin.read()\nfor i in range(3):\n"
               "    print(f'working {i}', flush=True); time.sleep(0.4)\nprint('done')")
 
 
-def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
+def _agent_project(tmp_path, agent: str, workflow: str, file: str) -> None:
+    """Every agent of `workflow` runs the Python script `agent` as a command."""
     (tmp_path / "wlisp.toml").write_text(
         f'[executors.slow]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
-        f'{json.dumps(SLOW_AGENT)}]\n[agents]\ndefault = "slow"\n')
-    (tmp_path / "m.wl").write_text('(defagent w)\n(defworkflow main [] (spawn w "go"))\n')
+        f'{json.dumps(agent)}]\n[agents]\ndefault = "slow"\n')
+    (tmp_path / file).write_text(workflow)
+
+
+def test_run_verbose_prints_agent_lines_as_they_come(tmp_path):
+    _agent_project(tmp_path, SLOW_AGENT, '(defagent w)\n(defworkflow main [] (spawn w "go"))\n',
+                   "m.wl")
     res = cli("run", "m.wl", "-v", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     lines = res.stderr.splitlines()
@@ -261,10 +267,7 @@ STEPPING_AGENT = ("import sys, time\nsys.stdin.read()\nfor i in range(40):\n"
 
 
 def _slow_project(tmp_path):
-    (tmp_path / "wlisp.toml").write_text(
-        f'[executors.slow]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
-        f'{json.dumps(STEPPING_AGENT)}]\n[agents]\ndefault = "slow"\n')
-    (tmp_path / "f.wl").write_text(TWO_AGENTS)
+    _agent_project(tmp_path, STEPPING_AGENT, TWO_AGENTS, "f.wl")
 
 
 def test_follow_prints_one_steps_lines_and_names_a_wrong_node(tmp_path):
