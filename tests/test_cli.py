@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 from click.testing import CliRunner
@@ -198,7 +199,8 @@ def test_runs_and_show_list_the_journal(tmp_path):
     assert shown["status"] == "completed"
     assert shown["nodes"]["main/drafts[1]/writer"]["status"] == "completed"
     tree = run("show", "a-rather-long-run-id-2026", "--state-dir", state).output
-    assert "✓ pick" in tree and "main/" not in tree.split("logs:")[0] and "w.wl:" in tree
+    assert "✓ pick" in tree and "main/" not in tree.split("logs:")[0]
+    assert "w.wl · main" in tree and re.search(r"✓ pick .*  line \d+\n", tree)  # its file once
 
 
 def test_compile_to_a_path_that_cannot_be_written_is_a_diagnostic(tmp_path):

@@ -218,6 +218,17 @@ def test_show_draws_the_run_in_the_users_names(tmp_path):
     shown = cli("show", "last", cwd=tmp_path).stdout
     assert "✓ [1] security / reviewer  [reviewer]" in shown  # items by their value
 
+    (tmp_path / "dyn.wl").write_text(
+        '(defagent splitter) (defagent w)\n(defworkflow main [topic]\n'
+        '  (let [plan (spawn splitter (fmt "split {topic}") :returns {:parts (list-of string)})'
+        '\n        done (map (fn [p] (spawn w (fmt "write {p}"))) (get plan :parts))]\n'
+        '    done))\n')
+    assert cli("run", "dyn.wl", "-i", "topic=x", cwd=tmp_path).returncode == 0
+    shown = cli("show", "last", cwd=tmp_path).stdout
+    assert "└── ✓ [0] mock parts / w  [w]" in shown  # run-time items by their value too
+    plan = shown.splitlines()[3]
+    assert plan.startswith("✓ plan  [splitter]") and plan.endswith("s  line 3")
+
 
 def test_report_is_markdown_to_paste_and_json(tmp_path):
     (tmp_path / "wlisp.toml").write_text("")

@@ -101,7 +101,8 @@ def test_prompts_and_outputs_only_when_asked(tmp_path, receiver):
     project(tmp_path)
     res = wlisp(tmp_path, receiver, "run", "f.wl", "--otel-content")
     assert res.returncode == 0, res.stderr
-    attempt = receiver.named("invoke_agent")[0]["attributes"]
+    attempt = next(a["attributes"] for a in receiver.named("invoke_agent")  # `r` and `s`
+                   if a["attributes"]["wlisp.node.id"] == "main/r@1/w")  # run side by side
     assert json.loads(attempt["gen_ai.input.messages"]) == [
         {"role": "user", "content": "secret plan"}]
     assert "secret plan" in json.loads(attempt["gen_ai.output.messages"])[0]["content"]

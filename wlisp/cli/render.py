@@ -146,14 +146,15 @@ def print_show(run, nodes: dict, logs: str) -> None:
     from .runtree import build
 
     usage = run.usage
-    head = Text(f"{run.id}  {run.workflow}  {run.status}\n"
+    where = f"{run.source} · " if run.source else ""
+    head = Text(f"{run.id}  {where}{run.workflow}  {run.status}\n"
                 f"started {when(run.created)}  steps {usage.get('steps', 0)}  "
                 f"tokens {usage.get('tokens', 0)}  cost ${usage.get('cost', 0):.4f}", style="bold")
     tree = Tree("", hide_root=True)
 
     def add(branch, row):
         for child in row.children.values():
-            add(branch.add(_show_line(child)), child)
+            add(branch.add(_show_line(child, run.source)), child)
     add(tree, build(nodes, run.spec))
     console = Console()
     console.print(head)
@@ -179,7 +180,8 @@ def _clip(text: str, lines: int) -> str:
     return "\n".join(parts[:lines]) + (f"\n… {more} more lines" if more > 0 else "")
 
 
-def _show_line(row):
+def _show_line(row, file: str | None = None):
+    """One node's row; a source line in the run's own `file` is written `line N`."""
     from rich.text import Text
 
     rec = row.rec
@@ -193,11 +195,17 @@ def _show_line(row):
               rec.get("attempts", 0) > 1 and f"{rec['attempts']} attempts",
               rec.get("elapsed") is not None and f"{rec['elapsed']:.2f}s",
               rec.get("reused") and "reused",
-              rec.get("source")]
+              _line_in(rec.get("source"), file)]
     line.append("  " + "  ".join(x for x in extras if x), style="dim")
     if rec.get("error") and rec["status"] in ("failed", "skipped", "cancelled", "paused"):
         line.append(f"\n    {rec['error'][:200]}", style="red")
     return line
+
+
+def _line_in(source: str | None, file: str | None) -> str | None:
+    if source and file and source.startswith(file + ":"):
+        return "line " + source[len(file) + 1:].split(":")[0]
+    return source
 
 
 # --- values, in wlisp syntax ------------------------------------------------------

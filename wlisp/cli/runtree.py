@@ -104,8 +104,9 @@ def build(nodes: dict, spec_json: str | None = None) -> Row:
 
 
 def _name_items(row: Row, labels: dict) -> None:
-    """A map's item rows get the values the user wrote (`[1] security`)."""
-    items = labels.get(_NUMBERS.sub("", row.node or ""), ())
+    """A map's item rows get the values the user wrote (`[1] security`), or for a map
+    over run-time values, the items its record names."""
+    items = (row.rec or {}).get("items") or labels.get(_NUMBERS.sub("", row.node or ""), ())
     for i, item in enumerate(items):
         if f"[{i}]" in row.children:
             row.children[f"[{i}]"].item = item

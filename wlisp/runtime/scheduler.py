@@ -21,6 +21,7 @@ from .state import NodeRecord, RunState
 from .steps import StepRunner
 from .tournament import run_tournament
 
+ITEM_LABELS = 200  # a run-time map's items named in its record (for `show` and the viewer)
 FINAL = ("completed", "failed", "skipped", "pruned", "cancelled", "paused")
 
 
@@ -287,6 +288,7 @@ class Scheduler:
             key = var_key(node.id, node.var)
             jobs = [(node.body, scope.child({key: x}), node.id, f"{inst}[{i}]")
                     for i, x in enumerate(items)]
+            rec.data["items"] = [B.short_label(x) for x in items[:ITEM_LABELS]]
         if len(jobs) == 1:
             results = [await self.run_graph(*jobs[0])]
         else:
@@ -314,6 +316,7 @@ class Scheduler:
                 return "failed", None, problem
             chains = [(node.stages, scope, node.id, f"{inst}[{i}]", x)
                       for i, x in enumerate(items)]
+            rec.data["items"] = [B.short_label(x) for x in items[:ITEM_LABELS]]
         prev_key, item_key = var_key(node.id, "prev"), var_key(node.id, "item")
 
         async def chain(stages, base, sp, ip, item):

@@ -105,6 +105,17 @@ def render(x) -> str:
     return _dumps(x)
 
 
+def short_label(x, width: int = 30) -> str:
+    """A value on one short line: a map item in a picture or a run's tree (an
+    outcome by its text, an agent or function by its name)."""
+    try:
+        text = render(x)
+    except BuiltinError:
+        text = getattr(x, "name", None) or type_name(x)
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def to_json(x):
     """A value as plain JSON data (outcomes become their dict form)."""
     if x is None or isinstance(x, (bool, int, float)):

@@ -363,18 +363,8 @@ def _compile_map(ev: Evaluator, f, coll, limit, form):
 
 
 def item_label(x) -> str:
-    """A map item as the user wrote it, short enough for a picture or a tree row."""
-    if isinstance(x, str):
-        text = x
-    elif isinstance(x, Ref):
-        text = "…"
-    else:
-        try:
-            text = B.render(x)
-        except B.BuiltinError:  # an agent, a function: its name
-            text = getattr(x, "name", None) or B.type_name(x)
-    text = " ".join(str(text).split())
-    return text if len(text) <= 30 else text[:29] + "…"
+    """A map item as the user wrote it (a value only known at run time: `…`)."""
+    return "…" if isinstance(x, Ref) else B.short_label(x)
 
 
 def _runtime_map(ev: Evaluator, f, coll: Ref, limit, form):
