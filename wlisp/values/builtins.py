@@ -112,7 +112,7 @@ def short_label(x, width: int = 30) -> str:
         text = render(x)
     except BuiltinError:
         text = getattr(x, "name", None) or type_name(x)
-    text = " ".join(str(text).split())
+    text = " ".join(str(text)[:width * 4].split())  # (a document as an item: its start)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
