@@ -324,6 +324,7 @@ for _ in range(100):  # the line is in the step's file while the step still runs
 else:
     sys.exit("live.log never had the line")
 print("my key is " + os.environ["T_API_KEY"], flush=True)
+print("x" * 495 + " " + os.environ["T_API_KEY"] + " tail", flush=True)  # across the cut
 print("careful: disk almost full", file=sys.stderr)
 print("done: " + prompt)
 """
@@ -346,13 +347,28 @@ def test_each_attempt_keeps_its_files_written_as_it_runs(tmp_path):
     files = {p.name: p.read_text() for p in folder.iterdir()}
     assert set(files) == {"prompt.md", "live.log", "stderr.txt", "output.txt", "outcome.json"}
     assert "Be careful." in files["prompt.md"] and files["prompt.md"].endswith("go")
-    assert files["live.log"].splitlines()[:2] == ["reading the code", "my key is ***"]
+    assert files["live.log"].splitlines()[:3] == ["reading the code", "my key is ***",
+                                                  "x" * 495 + " *** tail"]
     assert files["stderr.txt"].strip() == "careful: disk almost full"
     assert json.loads(files["outcome.json"])["success"] is True
     assert "sk-live-123456" not in "".join(files.values())
+    assert "sk-l" not in res.stderr + "".join(files.values())  # not even a piece of it
     shown = subprocess.run([wlisp_bin(), "show", "last", "main/w"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=60).stdout
     assert f"files: {folder}" in shown
+
+
+def test_an_attempts_files_say_what_the_journal_says_of_its_answer(tmp_path):
+    """An answer that does not fit `:returns` failed, in outcome.json too."""
+    _agent_project(tmp_path, "import sys\nsys.stdin.read()\nprint('no number here')",
+                   '(defagent w)\n(defworkflow main [] (spawn w "go" :returns {:n int}'
+                   ' :retries 0))\n', "m.wl")
+    assert cli("run", "m.wl", cwd=tmp_path).returncode == 1
+    (outcome,) = tmp_path.glob(".wlisp/runs/*/steps/main/w/1/outcome.json")
+    said = json.loads(outcome.read_text())
+    assert said["success"] is False and "n" in said["error"]
+    shown = json.loads(cli("show", "last", "--json", cwd=tmp_path).stdout)
+    assert shown["nodes"]["main/w"]["status"] == "failed"
 
 
 # --- pictures -----------------------------------------------------------------------------

@@ -268,3 +268,21 @@ def test_wlisp_run_verbose_prints_the_streamed_lines(server, tmp_path):
     assert said == ["main/a: first line", "main/a: second line"]
     (live,) = (tmp_path / "st").glob("runs/*/steps/main/a/1/live.log")
     assert live.read_text() == "first line\nsecond line\n"
+
+
+def test_a_long_streamed_line_is_cut_where_no_secret_can_be(server, tmp_path):
+    """A line with no newline is shown in pieces; a piece never ends inside the API key,
+    which masking must see whole (here it would straddle the 200th character)."""
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.api]\ntype = "openai"\nbase_url = "{server.url}"\n'
+        'api_key_env = "T_KEY"\nmodel = "m"\n[agents]\ndefault = "api"\n')
+    (tmp_path / "m.wl").write_text('(defagent a)\n(defworkflow main [] (spawn a "go"))\n')
+    key = "sk-streamed-0123456789"
+    server.replies = [completion("w" * 190 + " " + key + " " + "z" * 300)]
+    res = subprocess.run([wlisp_bin(), "run", "m.wl", "-v"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "T_KEY": key,
+                                                     "WLISP_HOME": str(tmp_path / "st")})
+    assert res.returncode == 0, res.stderr
+    (live,) = (tmp_path / "st").glob("runs/*/steps/main/a/1/live.log")
+    assert "".join(live.read_text().splitlines()) == "w" * 190 + " *** " + "z" * 300
+    assert "sk-str" not in live.read_text() + res.stderr + res.stdout

@@ -114,6 +114,13 @@ def test_after_sigkill_agents_die_and_resume_kills_what_they_left(tmp_path):
     assert not any(alive(h) for h in helpers)  # killed before the steps ran again
     assert json.loads(res.stdout)["status"] == "completed"
     assert journal(tmp_path, "SELECT COUNT(*) FROM processes") == [(0,)]
+    # each step's files: the resumed attempt's own, the killed one's kept beside them
+    left = sorted((tmp_path / "s").glob("runs/r/steps/**/1.interrupted"))
+    assert len(left) == 3
+    for old in left:
+        new = old.with_name("1")
+        assert (old / "prompt.md").exists() and not (old / "outcome.json").exists()
+        assert json.loads((new / "outcome.json").read_text())["success"] is True
 
 
 def test_background_children_of_a_finished_step_are_killed(tmp_path):

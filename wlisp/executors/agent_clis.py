@@ -66,7 +66,7 @@ class AgentCLI(CommandExecutor):
         """Tell the run what the agent is doing (text it wrote, a tool it used)."""
         if events is not None and text:
             events.emit(Event("agent", spec.task_id, "spawn", spec.agent, attempt=spec.attempt,
-                              message=text[:500], data={"type": kind, **data}))
+                              message=text, data={"type": kind, **data}))
 
     def outcome(self, spec: StepSpec, *, text: str, session: str | None = None,
                 structured=None, usage: dict | None = None, error: str | None = None,
@@ -123,7 +123,7 @@ class ClaudeCode(AgentCLI):
                 self.activity(spec, events, "text", _string(block.get("text")))
             elif block.get("type") == "tool_use":
                 self.activity(spec, events, "tool_use", f"{block.get('name')} "
-                              f"{json.dumps(block.get('input'))[:200]}", tool=block.get("name"))
+                              f"{json.dumps(block.get('input'))}", tool=block.get("name"))
             elif block.get("type") == "tool_result":
                 self.activity(spec, events, "tool_result", _string(block.get("content")))
 

@@ -117,7 +117,7 @@ class CommandExecutor:
             text = line.decode("utf-8", "replace").rstrip()
             if text:
                 events.emit(Event("agent", spec.task_id, "spawn", spec.agent,
-                                  attempt=spec.attempt, message=text[:500],
+                                  attempt=spec.attempt, message=text,
                                   data={"type": "text"}))
 
     def result(self, spec: StepSpec, code: int, out: bytes, err: bytes,

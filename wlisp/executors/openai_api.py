@@ -290,9 +290,11 @@ class _Lines:
     def add(self, text: str) -> None:
         self.buffer += text
         *done, self.buffer = self.buffer.split("\n")
-        if len(self.buffer) > 200:  # no newline for a while: show what there is
-            done.append(self.buffer)
-            self.buffer = ""
+        if len(self.buffer) > 200:  # no newline for a while: show what there is, cut
+            cut = self.buffer.rfind(" ") + 1 or (len(self.buffer) > 4000 and 4000)
+            if cut:  # at a space (never inside a secret, which masking must see whole)
+                done.append(self.buffer[:cut])
+                self.buffer = self.buffer[cut:]
         for line in done:
             self._emit(line)
 
@@ -304,7 +306,7 @@ class _Lines:
     def _emit(self, line: str) -> None:
         if line.strip():
             self.events.emit(Event("agent", self.spec.task_id, "spawn", self.spec.agent,
-                                   attempt=self.spec.attempt, message=line[:500],
+                                   attempt=self.spec.attempt, message=line,
                                    data={"type": "text"}))
 
 

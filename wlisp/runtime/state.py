@@ -83,6 +83,9 @@ class NodeRecord:
         return out
 
 
+LINE_SHOWN = 500  # of an agent's line, in the live view and `run -v` (live.log: whole)
+
+
 class StepEvents:
     """The event sink executors get: the process groups they report go to the journal
     (so that a later holder of the run can kill what a dead one left running), and
@@ -97,6 +100,8 @@ class StepEvents:
     def emit(self, event: Event) -> None:
         if self.files is not None and event.kind in ("agent", "stderr"):
             (self.files.line if event.kind == "agent" else self.files.stderr)(event)
+        if event.kind == "agent" and len(event.message or "") > LINE_SHOWN:
+            event.message = event.message[:LINE_SHOWN]  # cut here: masked whole before
         if self.journal is None:
             pass
         elif event.kind == "process_started":

@@ -3,7 +3,8 @@
 `runs/RUN/steps/<node id>/<attempt>/` holds `prompt.md` (the system prompt and
 the prompt, written when the attempt starts), `live.log` (what the agent prints
 or does, line by line while it runs: `tail -f` it) and, when it ends,
-`output.txt`, `outcome.json` and, for a process, `stderr.txt`. The node id's segments are directories
+`output.txt`, `outcome.json` and, for a process, `stderr.txt` (an attempt that was
+cancelled or killed has no outcome). The node id's segments are directories
 (`steps/main/plan/round@2/review/1/`).
 
 The journal stays the record and `steps.log` the run's chronological log; these
@@ -20,6 +21,8 @@ import os
 
 from ..contract import Event, StepOutcome, StepSpec
 
+LINE_KEPT = 100_000  # of one line in live.log (a tool's whole input can be a file)
+
 
 def step_dir(logs: str, node: str, attempt: int) -> str:
     """The folder of one attempt; no segment of a node id can leave `logs/steps`."""
@@ -29,7 +32,8 @@ def step_dir(logs: str, node: str, attempt: int) -> str:
 
 
 class StepFiles:
-    """Writes the files of the attempts of one run (on the event loop: small writes)."""
+    """Writes the files of the attempts of one run, on the event loop (a few small
+    writes per attempt; an agent's output is written once, when it ends)."""
 
     def __init__(self, logs: str):
         self.logs = logs
@@ -37,9 +41,14 @@ class StepFiles:
         self.broken = False
 
     def begin(self, step: StepSpec) -> None:
+        """The attempt's prompt. A folder left by the same attempt of an earlier process
+        of this run (it crashed or was stopped; `resume` counts attempts anew) is
+        kept beside it as `<attempt>.interrupted`, not mixed with this one."""
         def write():
             folder = step_dir(self.logs, step.task_id, step.attempt)
-            os.makedirs(folder, exist_ok=True)
+            if os.path.isdir(folder):
+                os.replace(folder, _unused(folder + ".interrupted"))
+            os.makedirs(folder)
             system = f"# system\n\n{step.system}\n\n# prompt\n\n" if step.system else ""
             _write(folder, "prompt.md", system + step.prompt)
         self._safely(write)
@@ -51,30 +60,25 @@ class StepFiles:
         def write():
             f = self.live.get(key)
             if f is None:
-                folder = step_dir(self.logs, event.node, event.attempt)
-                os.makedirs(folder, exist_ok=True)
-                f = self.live[key] = open(os.path.join(folder, "live.log"), "a",
+                f = self.live[key] = open(os.path.join(self._folder(*key), "live.log"), "a",
                                           encoding="utf-8", errors="replace")
-            f.write(f"{event.message or ''}\n")
+            f.write(f"{(event.message or '')[:LINE_KEPT]}\n")
             f.flush()
         self._safely(write)
 
     def stderr(self, event: Event) -> None:
         """A `stderr` event: what the agent's process wrote to stderr, when it ended."""
-        def write():
-            folder = step_dir(self.logs, event.node, event.attempt)
-            os.makedirs(folder, exist_ok=True)
-            _write(folder, "stderr.txt", event.message or "")
-        self._safely(write)
+        self._safely(lambda: _write(self._folder(event.node, event.attempt), "stderr.txt",
+                                    event.message or ""))
 
     def end(self, step: StepSpec, out: StepOutcome) -> None:
+        """The attempt's outcome, as the journal has it (after its answer was checked)."""
         f = self.live.pop((step.task_id, step.attempt), None)
         if f is not None:
             f.close()
 
         def write():
-            folder = step_dir(self.logs, step.task_id, step.attempt)
-            os.makedirs(folder, exist_ok=True)
+            folder = self._folder(step.task_id, step.attempt)
             _write(folder, "output.txt", out.output if out.success else
                    (out.error or out.output or ""))
             _write(folder, "outcome.json", json.dumps(json.loads(out.to_json()), indent=2,
@@ -86,6 +90,11 @@ class StepFiles:
             f.close()
         self.live.clear()
 
+    def _folder(self, node: str, attempt: int) -> str:
+        folder = step_dir(self.logs, node, attempt)
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
     def _safely(self, write) -> None:
         if self.broken:
             return
@@ -93,6 +102,14 @@ class StepFiles:
             write()
         except (OSError, ValueError):  # a full disk, a read-only folder: the journal has it
             self.broken = True
+
+
+def _unused(path: str) -> str:
+    n, candidate = 1, path
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}-{n}"
+    return candidate
 
 
 def _write(folder: str, name: str, text: str) -> None:

@@ -140,11 +140,11 @@ class StepRunner:
                 else:
                     async with lock:  # an `:exclusive` agent: one step at a time
                         out = await call_executor(state, step)
-                if state.files is not None:
-                    state.files.end(step, out)
             errors = []
             if out.success and step.output_schema is not None:
                 out, errors = check_structured(out, step.output_schema)
+            if state.files is not None:  # as the journal will have it: validated
+                state.files.end(step, out)
             if state.journal is not None:  # committed before anything that depends on it
                 await state.journal.record_step(state.run_id, step, h, out, started,
                                                 time.time())
