@@ -230,6 +230,18 @@ def test_show_draws_the_run_in_the_users_names(tmp_path):
     assert plan.startswith("✓ plan  [splitter]") and plan.endswith("s  line 3")
 
 
+def test_answers_mean_the_scripted_executor_never_silently_real_agents(tmp_path):
+    shutil.copytree(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    (tmp_path / "wlisp.toml").write_text("")
+    args = ("run", "examples/essay_loop.wl", "-i", "topic=x", "--answers",
+            "examples/essay_loop.answers.toml", "--json")
+    res = cli(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["value"]["rounds"] == 2  # the file's answers, not mock's
+    res = cli(*args, "-e", "mock", cwd=tmp_path)
+    assert res.returncode == 2 and "--answers is read by the scripted executor" in res.stderr
+
+
 def test_report_is_markdown_to_paste_and_json(tmp_path):
     (tmp_path / "wlisp.toml").write_text("")
     (tmp_path / "f.wl").write_text('(defagent w)\n(defworkflow main [x] [(spawn w "a") '

@@ -38,6 +38,22 @@ def test_resume_after_failure_reruns_only_what_failed(tmp_path):
     assert second.value == "writer: final from critic: critique writer: draft about owls"
 
 
+def test_a_resumed_step_numbers_its_attempts_after_the_journaled_ones(tmp_path):
+    """Resuming never writes over an attempt of the run that failed (journal rows keyed
+    by attempt): the retried step's attempt 1 failed stays, the new one is attempt 2."""
+    spec = compile(SRC.replace(":retries 0", ":retries 1"))
+    bad = Recorder({"critic": "TRANSIENT"})  # retried once, then the run fails
+    assert run(spec, bad, {"topic": "owls"}, store=str(tmp_path), run_id="r1",
+               retry_base=0).status == "failed"
+    second = resume("r1", Recorder(), store=str(tmp_path))
+    assert second.status == "completed" and second.nodes["main/b"]["attempts"] == 3
+    db = sqlite3.connect(tmp_path / "wlisp.db")
+    rows = db.execute("SELECT attempt, status FROM steps WHERE node='main/b' "
+                      "ORDER BY attempt").fetchall()
+    db.close()
+    assert rows == [(1, "failed"), (2, "failed"), (3, "completed")]
+
+
 def _as_written_by_0_1(spec):
     """The spec wlisp 0.1 compiled from SRC: each step named `binding/agent`."""
     from wlisp.ir.spec import WorkflowSpec

@@ -70,7 +70,8 @@ def _executor(name, answers, config, near, sources, search=True):
     from ..executors.config import config_for
 
     cfg = config_for(config, near, sources, search)
-    return make_executor(name, answers=answers, config=cfg), executor_label(name, cfg), cfg
+    return (make_executor(name, answers=answers, config=cfg),
+            executor_label(name, cfg, answers), cfg)
 
 
 def _tracing(otel: str | None, content: bool) -> dict:

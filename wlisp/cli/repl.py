@@ -73,11 +73,13 @@ class Session:
         """`name` (a wlisp.toml profile or a built-in) for every step; None: the routing
         of wlisp.toml, or mock without one. The old executor stays if this fails."""
         from ..executors import executor_label, make_executor
+        from ..executors.profiles import reads_answers
 
-        answers = answers or self.answers
-        self.executor = make_executor(name, answers=answers, config=self.config)
+        answers = answers or self.answers  # kept for a later `:executor scripted`
+        given = answers if name is None or reads_answers(name, self.config) else None
+        self.executor = make_executor(name, answers=given, config=self.config)
         self.answers = answers
-        self.executor_name = executor_label(name, self.config)
+        self.executor_name = executor_label(name, self.config, given)
 
     def reset(self) -> None:
         from ..lang.api import new_evaluator

@@ -17,6 +17,8 @@ from ..errors import WlispError, did_you_mean, usage_error
 from .config import Config
 from .environment import RedactingExecutor, key_variables, secret_values
 
+OFFLINE = ("mock", "scripted")  # in-process executors: no agent, no step files
+
 
 def build_profile(config: Config, name: str, answers: str | None = None):
     """One executor from a `[executors.NAME]` table (or a built-in name). The table
@@ -95,8 +97,10 @@ class Router:
             self._get(name)
         self.concurrency_hint = sum(getattr(e, "concurrency_hint", 8)
                                     for e in self.executors.values())
-        # any profile that runs real agents: each attempt keeps its files
-        self.step_files = any(getattr(e, "step_files", False) for e in self.executors.values())
+        # any profile that runs real agents (also one reached only through an agent's
+        # `:executor`, built when its first step comes): each attempt keeps its files
+        self.step_files = any(getattr(e, "step_files", False) for e in self.executors.values()) \
+            or any(p.get("type") not in OFFLINE for p in config.profiles.values())
 
     def _get(self, name: str):
         if name not in self.executors:
@@ -124,6 +128,7 @@ def make_executor(name: str | None = None, *, answers: str | None = None,
     """The CLI's executor: `--executor NAME` (a profile or a built-in) for every step,
     or, without it, the routing of wlisp.toml (mock when there is none)."""
     config = config or Config()
+    name = answered_by(name, answers, config)
     if name is not None:
         executor = build_profile(config, name, answers)
     elif config.profiles or config.agents:
@@ -134,9 +139,31 @@ def make_executor(name: str | None = None, *, answers: str | None = None,
     return RedactingExecutor(executor, secrets) if secrets else executor
 
 
-def executor_label(name: str | None, config: Config) -> str:
+def answered_by(name: str | None, answers: str | None, config: Config) -> str | None:
+    """The executor `--answers FILE` asks for: the scripted one, for every step unless
+    wlisp.toml routes agents to a scripted profile of its own; `-e` naming an executor
+    that reads no answers is a mistake (the answers would be silently ignored and real
+    agents run)."""
+    if not answers:
+        return name
+    if name is None:
+        routed = any(reads_answers(n, config) for n in config.agents.values())
+        return None if routed else "scripted"
+    if not reads_answers(name, config):
+        raise usage_error(f"--answers is read by the scripted executor, and `{name}` is not "
+                          "one: drop --answers, or use --executor scripted")
+    return name
+
+
+def reads_answers(name: str, config: Config) -> bool:
+    """Whether executor `name` (a profile or a built-in) is the scripted one."""
+    return name == "scripted" or config.profiles.get(name, {}).get("type") == "scripted"
+
+
+def executor_label(name: str | None, config: Config, answers: str | None = None) -> str:
     """How to name the executor a run uses: the profile given, else the config file
     that routes agents, else `mock`."""
+    name = answered_by(name, answers, config)
     if name:
         return name
     routed = config.path and (config.profiles or config.agents)

@@ -442,6 +442,12 @@ class Journal:
             cost += _count(u.get("cost"))
         return steps, tokens, cost
 
+    def attempts_so_far(self, run_id: str) -> dict[str, int]:
+        """node -> its last journaled attempt: a resumed run numbers on from there, so
+        no attempt of an earlier process is written over."""
+        return dict(self._q("SELECT node, MAX(attempt) FROM steps WHERE run_id=? "
+                            "GROUP BY node", (run_id,)))
+
     def completed(self, run_ids) -> dict[str, tuple[str, str, str]]:
         """node -> (spec hash, outcome JSON, run) of the last completed attempt, for reuse."""
         out: dict = {}

@@ -137,12 +137,13 @@ async def resume_async(run_id: str, executor, *, store: str, budget: dict | None
             journal.set_answers(run_id, opts.answers)
         cached = journal.completed([run_id] + ([run.parent] if run.parent else []))
         used = journal.usage_so_far(run_id)
+        attempts = journal.attempts_so_far(run_id)
         bound = concurrency_bound(spec, executor, opts.concurrency)
     except BaseException:
         journal.close()
         raise
     state = RunState(spec, _traced_executor(executor, opts), run.inputs, opts, run_id=run_id, bound=bound,
-                     journal=journal, cached=cached, used=used)
+                     journal=journal, cached=cached, used=used, attempts=attempts)
     return await _supervise(state)
 
 

@@ -136,7 +136,7 @@ class RunState:
 
     def __init__(self, spec, executor, inputs: dict, options: RunOptions, *, run_id: str,
                  bound: int, journal=None, cached: dict | None = None,
-                 used: tuple[int, int, float] = (0, 0, 0.0)):
+                 used: tuple[int, int, float] = (0, 0, 0.0), attempts: dict | None = None):
         self.spec = spec
         self.executor = executor
         self.inputs = inputs
@@ -148,6 +148,7 @@ class RunState:
         self.journal = journal
         self.cached = cached or {}   # node instance id -> (spec hash, outcome JSON, run)
         self.renamed = renamed_steps(spec, self.cached) if self.cached else {}
+        self.attempts_before = attempts or {}  # node instance -> attempts journaled before
         self.records: dict[str, NodeRecord] = {}
         self.gates: dict[str, str] = {}
         self.budget = Budget(spec.budget, used)

@@ -127,8 +127,10 @@ class StepRunner:
                 rec.data["reused"] = hit[2]
                 return StepOutcome.from_json(hit[1])
         usage_total: dict = {}
+        before, tries = state.attempts_before.get(inst, 0), 0  # (a resumed run's earlier ones)
         while True:
-            step.attempt = rec.attempts = rec.attempts + 1
+            tries += 1
+            step.attempt = rec.attempts = before + tries
             lock = state.exclusive.get(step.agent) if state.exclusive else None
             async with state.sem:
                 state.budget.take_step()  # counted when the step really starts
@@ -149,9 +151,9 @@ class StepRunner:
                 await state.journal.record_step(state.run_id, step, h, out, started,
                                                 time.time())
             self.count_usage(out, rec, usage_total)
-            if step.attempt > t.retries or out.success:
+            if tries > t.retries or out.success:
                 return out
-            if not await self.prepare_retry(step, prompt, out, errors, rec):
+            if not await self.prepare_retry(step, prompt, out, errors, rec, tries):
                 return out
 
     def count_usage(self, out: StepOutcome, rec: NodeRecord, total: dict) -> None:
@@ -163,7 +165,7 @@ class StepRunner:
         rec.usage = total
         self.state.budget.add_usage(out.usage)
 
-    async def prepare_retry(self, step, prompt, out, errors, rec) -> bool:
+    async def prepare_retry(self, step, prompt, out, errors, rec, tries: int) -> bool:
         """Get ready for another attempt; False when this failure is final."""
         state = self.state
         if errors:
@@ -175,7 +177,7 @@ class StepRunner:
         if not out.transient:
             return False
         _retried(state, rec, out.error or out.output)
-        delay = min(BACKOFF_CAP, state.options.retry_base * 2 ** (step.attempt - 1))
+        delay = min(BACKOFF_CAP, state.options.retry_base * 2 ** (tries - 1))
         await state.clock.sleep(delay * (0.5 + random.random()))
         return True
 
