@@ -222,3 +222,29 @@ def test_a_node_id_never_names_a_folder_outside_the_runs_steps(node, tmp_path):
 
     folder = os.path.realpath(step_dir(str(tmp_path), node, 1))
     assert folder.startswith(str(tmp_path / "steps") + os.sep) and "\0" not in folder
+
+
+# --- terminal escapes in agents' text ------------------------------------------------------
+
+ESCAPING_AGENT = ("import sys\nsys.stdin.read()\n"
+                  "print('evil \\x1b[2J\\x1b]0;pwned-title\\x07 \\x9b31m red \\x1b[31mend', "
+                  "flush=True)")
+
+
+def test_escape_sequences_an_agent_prints_are_shown_not_obeyed(tmp_path):
+    """Clearing the screen, setting the window title: the terminal never gets them."""
+    (tmp_path / "wlisp.toml").write_text(
+        f'[executors.c]\ntype = "command"\nargv = [{json.dumps(sys.executable)}, "-c", '
+        f'{json.dumps(ESCAPING_AGENT)}]\n[agents]\ndefault = "c"\n')
+    (tmp_path / "m.wl").write_text('(defagent w)\n(defworkflow main [] (spawn w "go"))\n')
+    env = {**os.environ, "WLISP_HOME": str(tmp_path / "st")}
+    seen = [cli("run", "m.wl", "-v", cwd=tmp_path, env=env),
+            cli("show", "last", cwd=tmp_path, env=env),
+            cli("show", "last", "main/w", cwd=tmp_path, env=env),
+            cli("report", "last", cwd=tmp_path, env=env)]
+    assert seen[0].returncode == 0, seen[0].stderr
+    for res in seen:
+        printed = res.stdout + res.stderr
+        assert "pwned-title" in printed  # shown ...
+        assert not any(c in printed for c in "\x1b\x07\x9b"), res.args  # ... as text only
+        assert "␛]0;pwned-title␇" in printed

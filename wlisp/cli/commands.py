@@ -465,6 +465,7 @@ def show_cmd(obj: Context, run_id, node, state_dir, as_json) -> None:
     full: its prompt and output per attempt, structured answer, usage, source."""
     from .inspect import step_text, step_view
     from .render import print_show, show_json
+    from .untrusted import terminal_safe
 
     def read(journal):
         rid = journal.resolve(run_id)  # `last`, a prefix
@@ -481,7 +482,7 @@ def show_cmd(obj: Context, run_id, node, state_dir, as_json) -> None:
                                   + did_you_mean(node, list(nodes)))
             _guarded(obj, missing)
         click.echo(json.dumps(view, indent=2, ensure_ascii=False) if as_json
-                   else step_text(view))
+                   else terminal_safe(step_text(view)))
     elif as_json:
         click.echo(show_json(run, nodes, logs))
     else:
@@ -497,6 +498,7 @@ def show_cmd(obj: Context, run_id, node, state_dir, as_json) -> None:
 def report_cmd(obj: Context, run_id, state_dir, fmt) -> None:
     """A readable report of RUN: what ran, what it answered, what failed and why, usage."""
     from .inspect import report, report_markdown
+    from .untrusted import terminal_safe
 
     def read(journal):
         rid = journal.resolve(run_id)
@@ -505,7 +507,7 @@ def report_cmd(obj: Context, run_id, state_dir, fmt) -> None:
     run, nodes = _read_journal(obj, state_dir, read)
     data = report(run, nodes)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str) if fmt == "json"
-               else report_markdown(data), nl=fmt == "json")
+               else terminal_safe(report_markdown(data)), nl=fmt == "json")
 
 
 @main.command("serve", short_help="A read-only web view of the project's runs.")

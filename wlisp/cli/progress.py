@@ -10,6 +10,7 @@ import sys
 import time
 
 from ..contract import Event
+from .untrusted import terminal_safe
 
 ICONS = {"running": "…", "finished": "✓", "failed": "✗", "skipped": "↷", "pruned": "✂",
          "cancelled": "⊘", "paused": "⏸", "retried": "↻"}
@@ -37,11 +38,12 @@ class PlainProgress:
         self.verbose = verbose
 
     def emit(self, e: Event) -> None:
+        said = terminal_safe(e.message)
         if e.kind == "agent" and self.verbose and e.data.get("type") != "tool_use":
-            print(f"[{e.time:7.2f}s] │ {e.node}: {e.message}", file=self.stream, flush=True)
+            print(f"[{e.time:7.2f}s] │ {e.node}: {said}", file=self.stream, flush=True)
             return
         if e.kind == "agent" and e.data.get("type") == "tool_use":  # what agents do
-            print(f"[{e.time:7.2f}s] ⚙ tool      {e.node} [{e.agent}]: {e.message[:120]}",
+            print(f"[{e.time:7.2f}s] ⚙ tool      {e.node} [{e.agent}]: {said[:120]}",
                   file=self.stream, flush=True)
             return
         if e.kind in ("started", "run_started") or e.kind not in NODE_EVENTS | {"run_finished"}:
@@ -51,7 +53,7 @@ class PlainProgress:
         else:
             took = f" ({e.elapsed:.2f}s)" if e.elapsed is not None else ""
             agent = f" [{e.agent}]" if e.agent else ""
-            why = f": {e.message}" if e.message and e.kind != "finished" else ""
+            why = f": {said}" if e.message and e.kind != "finished" else ""
             line = (f"[{e.time:7.2f}s] {ICONS.get(e.kind, ' ')} {e.kind:<9} {e.node}{agent}"
                     f"{took}{_tokens(e.usage)}{why}")
         print(line, file=self.stream, flush=True)
@@ -74,7 +76,7 @@ class Follow:
         if self.inner is not None:
             self.inner.emit(e)
         if e.kind == "agent" and self.follows(e.node or ""):
-            line = f"[{e.time:7.2f}s] │ {e.node}: {e.message}"
+            line = f"[{e.time:7.2f}s] │ {e.node}: {terminal_safe(e.message)}"
             if self.live is not None:
                 self.live.console.print(line, markup=False, highlight=False)
             else:
@@ -126,7 +128,7 @@ class LiveProgress:
     def emit(self, e: Event) -> None:
         if e.kind == "agent":  # a running agent's latest text or tool use
             self.nodes.setdefault(e.node, {"kind": e.node_kind, "agent": e.agent})[
-                "activity"] = " ".join((e.message or "").split())[:80]
+                "activity"] = terminal_safe(" ".join((e.message or "").split())[:80])
             return
         if e.kind not in NODE_EVENTS:  # the run's own, and executors' (processes, ...)
             return
@@ -135,7 +137,8 @@ class LiveProgress:
         if entry.get("state") in self.counts:
             self.counts[entry["state"]] -= 1
         self.counts[state] = self.counts.get(state, 0) + 1
-        entry.update(state=state, elapsed=e.elapsed, usage=e.usage, message=e.message)
+        entry.update(state=state, elapsed=e.elapsed, usage=e.usage,
+                     message=terminal_safe(e.message))
 
     def _render(self):
         from rich.text import Text

@@ -13,6 +13,7 @@ import click
 
 from ..values.datum import List, pr_str
 from .progress import ICONS, STYLES
+from .untrusted import terminal_safe
 
 WIDTH = 100          # values longer than this print one item per line
 PREVIEW = 60         # characters of an outcome's output shown in its summary
@@ -49,14 +50,14 @@ def print_result(result, state_dir: str | None) -> None:
         value = result.value
         if isinstance(value, dict) and "output" in value and "task_id" in value:
             value = value["output"]
-        click.echo(value if isinstance(value, str) else _readable(value))
+        click.echo(terminal_safe(value if isinstance(value, str) else _readable(value)))
         if state_dir:  # every run says how to find it again
             click.echo(f"run {result.run_id} completed; see it with: wlisp show "
                        f"{result.run_id}{where}", err=True)
         return
-    click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
+    click.echo(terminal_safe(f"run {result.run_id} {result.status}: {result.error}"), err=True)
     for line in problem_lines(result):
-        click.echo(line, err=True)
+        click.echo(terminal_safe(line), err=True)
     if state_dir and result.status == "paused":
         click.echo(f"continue with: wlisp resume {result.run_id} --answer VALUE{where}",
                    err=True)
@@ -106,7 +107,7 @@ def print_runs(rows: list[dict], width: int | None = None) -> None:
         cells = [c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in
                  enumerate(zip(row[:7], widths, strict=True))]
         what = row[7] if len(row[7]) <= rest else row[7][:rest - 1] + "…"
-        click.echo(" ".join([*cells, what]).rstrip())
+        click.echo(terminal_safe(" ".join([*cells, what]).rstrip()))
 
 
 STATUS_WORDS = {"completed": "ok", "budget_exhausted": "budget", "cancelled": "cancel"}
@@ -160,16 +161,16 @@ def print_show(run, nodes: dict, logs: str) -> None:
     console.print(head)
     for name, value in (run.inputs or {}).items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        console.print(Text(f"input {name}: {_clip(text, 6)}"), highlight=False)
+        console.print(Text(terminal_safe(f"input {name}: {_clip(text, 6)}")), highlight=False)
     console.print(tree)
     if run.error:  # it names the node and its source line (runtime/run.py `_located`)
-        console.print(Text(f"error: {run.error}", style="red"))
+        console.print(Text(terminal_safe(f"error: {run.error}"), style="red"))
     elif run.status == "completed":
         value = run.value
         if isinstance(value, dict) and "output" in value and "task_id" in value:
             value = value["output"]
-        console.print(Text("value: " + _clip(value if isinstance(value, str) else
-                                             _readable(value), 20)), highlight=False)
+        console.print(Text(terminal_safe("value: " + _clip(
+            value if isinstance(value, str) else _readable(value), 20))), highlight=False)
     console.print(Text(f"logs: {logs}", style="dim"))
 
 
@@ -198,7 +199,7 @@ def _show_line(row, file: str | None = None):
               _line_in(rec.get("source"), file)]
     line.append("  " + "  ".join(x for x in extras if x), style="dim")
     if rec.get("error") and rec["status"] in ("failed", "skipped", "cancelled", "paused"):
-        line.append(f"\n    {rec['error'][:200]}", style="red")
+        line.append(terminal_safe(f"\n    {rec['error'][:200]}"), style="red")
     return line
 
 

@@ -26,6 +26,7 @@ from ..errors import Diagnostic, Span, WlispError, did_you_mean, render_all, usa
 from ..values.datum import List, Symbol
 from .editing import COMMANDS, command_of, submit_ready
 from .render import show
+from .untrusted import terminal_safe
 
 # Forms evaluated as definitions (their value is printed, nothing runs).
 DEFINITIONS = frozenset({"def", "defn", "defmacro", "defagent", "deftool", "defschema",
@@ -91,11 +92,11 @@ class Session:
     # --- output -----------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(terminal_safe(text), file=self.out, flush=True)
 
     def fail(self, message: str) -> None:
         self.errors += 1
-        print(f"error: {message}", file=self.err, flush=True)
+        print(terminal_safe(f"error: {message}"), file=self.err, flush=True)
 
     def report(self, diags: list[Diagnostic]) -> None:
         self.errors += 1
