@@ -76,6 +76,40 @@ reviewr = "claude"
     assert "[agents] `reviewr` in wlisp.toml names no agent" in res.stderr
 
 
+def test_what_the_run_itself_would_refuse_is_reported_too(tmp_path):
+    """An `env` entry naming an unset variable, a script that is not executable or not
+    there: the run would fail on them, so the rehearsal does."""
+    (tmp_path / "plain.sh").write_text("#!/bin/sh\necho hi\n")  # no +x
+    res = dry(tmp_path, """
+[executors.envy]
+type = "command"
+argv = ["sh"]
+env = { A = "${T_DRY_NOT_SET}" }
+[executors.plain]
+type = "command"
+argv = ["./plain.sh"]
+[executors.gone]
+type = "command"
+argv = ["./gone.sh"]
+[agents]
+writer = "envy"
+critic = "plain"
+helper = "gone"
+""", "-i", "topic=x")
+    assert res.returncode == 1
+    assert "env = { A" in res.stderr and "`T_DRY_NOT_SET` is not set" in res.stderr
+    assert "`./plain.sh` is not executable" in res.stderr
+    assert "`./gone.sh` does not exist" in res.stderr
+
+
+def test_resuming_an_unknown_run_is_refused(tmp_path):
+    assert dry(tmp_path, "", "-i", "topic=x").returncode == 0
+    subprocess.run([wlisp_bin(), "run", "m.wl", "-i", "topic=x", "-q"], cwd=tmp_path,
+                   capture_output=True, timeout=60, check=True)
+    res = dry(tmp_path, "", "-i", "topic=x", "--resume", "no-such-run")
+    assert res.returncode == 1 and "no run `no-such-run`" in res.stderr
+
+
 def test_inputs_are_checked_too(tmp_path):
     res = dry(tmp_path, "")
     assert res.returncode == 2 and "needs input `topic`" in res.stderr

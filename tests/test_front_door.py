@@ -242,6 +242,14 @@ def test_answers_mean_the_scripted_executor_never_silently_real_agents(tmp_path)
     assert res.returncode == 2 and "--answers is read by the scripted executor" in res.stderr
 
 
+def test_a_project_with_no_runs_yet_lists_none(tmp_path):
+    (tmp_path / "wlisp.toml").write_text("")
+    res = cli("runs", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.startswith("no runs yet in ")
+    assert json.loads(cli("runs", "--json", cwd=tmp_path).stdout) == []
+    assert not (tmp_path / ".wlisp").exists()  # looking creates nothing
+
+
 def test_report_is_markdown_to_paste_and_json(tmp_path):
     (tmp_path / "wlisp.toml").write_text("")
     (tmp_path / "f.wl").write_text('(defagent w)\n(defworkflow main [x] [(spawn w "a") '

@@ -366,7 +366,7 @@ def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from
     lines, problems = plan(spec, cfg, executor)
     if resume_from:
         def earlier(journal):
-            rid = journal.resolve(resume_from)  # `last`, a prefix
+            rid = journal.run(journal.resolve(resume_from)).id  # `last`, a prefix; known
             return rid, journal.completed([rid])
         rid, cached = _read_journal(obj, state_dir or default_state_dir(file), earlier)
         lines += reuse_plan(spec, values, cached, rid)
@@ -445,11 +445,20 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
 @click.pass_obj
 def runs_cmd(obj: Context, state_dir, limit, as_json) -> None:
     """List journaled runs, newest first."""
+    from ..runtime.journal import DB_NAME, default_state_dir
     from .render import print_runs
 
-    rows = _read_journal(obj, state_dir, lambda journal: journal.runs(limit))
+    where = state_dir or default_state_dir()
+    a_file = os.path.exists(where) and not os.path.isdir(where)  # (the journal says so)
+    if not a_file and not os.path.exists(os.path.join(where, DB_NAME)):  # no run yet
+        rows = []
+    else:
+        rows = _read_journal(obj, where, lambda journal: journal.runs(limit))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo(f"no runs yet in {os.path.abspath(where)} (`wlisp run FILE` records them "
+                   "there)")
     else:
         print_runs(rows)
 

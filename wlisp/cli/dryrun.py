@@ -35,8 +35,10 @@ def check_profile(name: str, config) -> list[tuple[str | None, str]]:
     program, key = prof.get("binary") or PROGRAMS.get(kind), "binary"
     if kind == "command":
         program, key = (prof["argv"][0] if isinstance(prof["argv"][0], str) else None), "argv"
-    if program and shutil.which(program) is None and not os.path.isfile(program):
-        problems.append((key if key in prof else None, f"`{program}` is not on PATH"))
+    cwd = os.path.join(config.base_dir, prof["cwd"]) if "cwd" in prof else os.getcwd()
+    problem = program and _cannot_start(program, cwd)  # (where the executor starts it)
+    if problem:
+        problems.append((key if key in prof else None, problem))
     env = prof.get("api_key_env", "OPENAI_API_KEY" if kind == "openai" else None)
     if env and not os.environ.get(env):
         problems.append(("api_key_env" if "api_key_env" in prof else None,
@@ -45,7 +47,31 @@ def check_profile(name: str, config) -> list[tuple[str | None, str]]:
         problem = _answers(prof["base_url"])
         if problem:
             problems.append(("base_url", problem))
-    return problems
+    return problems or _builds(name, config)
+
+
+def _cannot_start(program: str, cwd: str) -> str | None:
+    """Why `program` cannot be started as a step's agent (None: it can)."""
+    if os.sep not in program:
+        return None if shutil.which(program) else f"`{program}` is not on PATH"
+    path = os.path.join(cwd, program)  # a relative path is taken from the agent's cwd
+    if not os.path.isfile(path):
+        return f"`{program}` does not exist"
+    return None if os.access(path, os.X_OK) else f"`{program}` is not executable"
+
+
+def _builds(name: str, config) -> list[tuple[str | None, str]]:
+    """What making the profile's executor says (an `env` entry naming an unset
+    variable, a missing optional package), as the run would say it."""
+    from ..errors import WlispError
+    from ..executors.profiles import build_profile
+
+    try:
+        build_profile(config, name)
+    except WlispError as err:
+        return [("env" if "environment variable" in d.message else None, d.message)
+                for d in err.diagnostics]
+    return []
 
 
 def _answers(url: str) -> str | None:

@@ -165,9 +165,10 @@ class Journal:
             raise journal_error(f"the state directory {self.dir} is a file, not a directory "
                                 "(check --state-dir and WLISP_HOME)")
         if not create and not os.path.exists(path):
-            raise journal_error(f"no journal at {path} (runs are recorded in `.wlisp/` beside "
-                                "the workflow; use --state-dir or WLISP_HOME to point "
-                                "elsewhere)")
+            raise journal_error(f"no journal at {path}: no run was recorded there yet (runs "
+                                "go to the project's `.wlisp/`, beside the nearest "
+                                "wlisp.toml, else at the git root; --state-dir or "
+                                "WLISP_HOME point elsewhere)")
         try:
             if not read_only:
                 os.makedirs(self.dir, exist_ok=True)
