@@ -107,6 +107,13 @@ def test_after_sigkill_agents_die_and_resume_kills_what_they_left(tmp_path):
     assert wait_for(lambda: not any(alive(p) for p in leaders), 5)
     # ... their helpers stay in the agents' process groups until a new holder comes
     assert all(alive(h) for h in helpers)
+    # the run could not record its end; what people read says its process is gone
+    runs = subprocess.run([wlisp_bin(), "runs", "--json", "--state-dir", str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(runs.stdout)[0]["status"] == "interrupted"
+    shown = subprocess.run([wlisp_bin(), "show", "r", "--state-dir", str(tmp_path / "s")],
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "· main interrupted started" in " ".join(shown.split()) and "wlisp resume r" in shown
     (tmp_path / "answer").write_text("")
     res = subprocess.run([wlisp_bin(), "resume", "r", "--state-dir", str(tmp_path / "s"),
                           "-q", "--json"], capture_output=True, text=True, timeout=60)

@@ -79,7 +79,7 @@ def report(run, nodes: dict) -> dict:
               "source": r.get("source"), "error": r.get("error"),
               "answer": (r.get("outcome") or {}).get("output")}
              for n, r in nodes.items() if r.get("kind") == "spawn"]
-    return {"run": run.id, "workflow": run.workflow, "status": run.status,
+    return {"run": run.id, "workflow": run.workflow, "status": run.shown_status,
             "inputs": run.inputs, "error": run.error, "value": run.value,
             "usage": run.usage, "steps": steps}
 

@@ -133,8 +133,8 @@ def _inputs(inputs) -> str:
 def show_json(run, nodes: dict, logs: str) -> str:
     keep = ("id", "workflow", "status", "created", "finished", "error", "parent", "digest",
             "source", "usage", "value")
-    return json.dumps({**{k: getattr(run, k) for k in keep}, "nodes": nodes, "logs": logs},
-                      indent=2, default=str)
+    return json.dumps({**{k: getattr(run, k) for k in keep}, "status": run.shown_status,
+                       "nodes": nodes, "logs": logs}, indent=2, default=str)
 
 
 def print_show(run, nodes: dict, logs: str) -> None:
@@ -148,7 +148,7 @@ def print_show(run, nodes: dict, logs: str) -> None:
 
     usage = run.usage
     where = f"{run.source} · " if run.source else ""
-    head = Text(f"{run.id}  {where}{run.workflow}  {run.status}\n"
+    head = Text(f"{run.id}  {where}{run.workflow}  {run.shown_status}\n"
                 f"started {when(run.created)}  steps {usage.get('steps', 0)}  "
                 f"tokens {usage.get('tokens', 0)}  cost ${usage.get('cost', 0):.4f}", style="bold")
     tree = Tree("", hide_root=True)
@@ -171,6 +171,9 @@ def print_show(run, nodes: dict, logs: str) -> None:
             value = value["output"]
         console.print(Text(terminal_safe("value: " + _clip(
             value if isinstance(value, str) else _readable(value), 20))), highlight=False)
+    if run.shown_status == "interrupted":
+        console.print(Text(f"its process is gone; continue with: wlisp resume {run.id}",
+                           style="yellow"))
     console.print(Text(f"logs: {logs}", style="dim"))
 
 

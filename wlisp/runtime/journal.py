@@ -113,6 +113,17 @@ def project_root(start: str) -> str | None:
     return None
 
 
+def shown_status(status: str, pid: int | None, host: str | None, beat: float | None) -> str:
+    """A run's status as people should read it: `interrupted` for one journaled as
+    running whose process is gone (killed, it could not record its end; `wlisp resume`
+    continues it), judged from its lease as `take_lease` judges it."""
+    if status != "running" or not pid:
+        return status
+    stale = time.time() - (beat or 0) >= LEASE_STALE_AFTER
+    gone = host == socket.gethostname() and not _pid_alive(pid)
+    return "interrupted" if stale or gone else status
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -152,6 +163,11 @@ class RunRow:
     lease_pid: int | None
     lease_host: str | None
     lease_time: float | None
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show people (`interrupted`: its process is gone)."""
+        return shown_status(self.status, self.lease_pid, self.lease_host, self.lease_time)
 
 
 class Journal:
@@ -379,14 +395,16 @@ class Journal:
     def runs(self, limit: int = 50) -> list[dict]:
         rows = self._q(
             "SELECT r.id, r.workflow, r.status, r.created, r.finished, r.usage, r.parent, "
-            "r.source, r.inputs, (SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id) "
+            "r.source, r.inputs, (SELECT COUNT(*) FROM steps s WHERE s.run_id=r.id), "
+            "r.lease_pid, r.lease_host, r.lease_time "
             "FROM runs r ORDER BY r.created DESC LIMIT ?", (limit,))
         out = []
-        for rid, wf, status, created, finished, usage, parent, source, inputs, steps in rows:
+        for (rid, wf, status, created, finished, usage, parent, source, inputs, steps,
+             *lease) in rows:
             usage = _json_or(usage, {})
             out.append({
                 "id": rid, "workflow": wf, "file": source, "inputs": _json_or(inputs, {}),
-                "status": status, "started": created, "finished": finished,
+                "status": shown_status(status, *lease), "started": created, "finished": finished,
                 "duration": (finished - created) if finished and created else None,
                 "steps": steps, "tokens": int(usage.get("tokens", 0) or 0),
                 "cost": usage.get("cost", 0.0), "parent": parent})
