@@ -122,6 +122,7 @@ def test_wrong_values_are_w0901_at_the_key(tmp_path, case):
     ("[agents]\nw = 5\n", 2, "w", "`agents.w` must be the name of an executor profile"),
     ('[agents]\nw = "claude"\n', 2, "w",
      'profile `claude`; define it as `[executors.claude]` with `type = "claude-code"`'),
+    ('[agents]\nw = "nope"\n', 2, "w", "profile `nope`; define it as an `[executors.nope]` table"),
     ('[executors.cc]\ntype = "claude-code"\n[agents]\nw = "ccc"\n', 4, "w",
      "unknown executor profile `ccc` (did you mean `cc`?)"),
     ('[agent]\nw = "mock"\n', 1, "agent", "unknown section `agent` (did you mean `agents`?)"),

@@ -250,6 +250,19 @@ def test_a_project_with_no_runs_yet_lists_none(tmp_path):
     assert not (tmp_path / ".wlisp").exists()  # looking creates nothing
 
 
+@pytest.mark.parametrize("flags,words", [
+    (["--run-id", "last"], "`last` names the newest run"),
+    (["--no-journal", "--run-id", "zz"], "--no-journal runs in memory, and --run-id"),
+    (["--no-journal", "--resume", "last"], "and --resume need the journal"),
+])
+def test_run_flags_that_cannot_both_hold_are_usage_errors(tmp_path, flags, words):
+    (tmp_path / "wlisp.toml").write_text("")
+    (tmp_path / "f.wl").write_text('(defagent w)\n(defworkflow main [] (spawn w "a"))\n')
+    res = cli("run", "f.wl", *flags, cwd=tmp_path)
+    assert res.returncode == 2 and words in res.stderr, res.stderr
+    assert not (tmp_path / ".wlisp").exists()  # nothing ran
+
+
 def test_report_is_markdown_to_paste_and_json(tmp_path):
     (tmp_path / "wlisp.toml").write_text("")
     (tmp_path / "f.wl").write_text('(defagent w)\n(defworkflow main [x] [(spawn w "a") '
@@ -258,6 +271,7 @@ def test_report_is_markdown_to_paste_and_json(tmp_path):
     md = cli("report", "last", cwd=tmp_path).stdout
     assert md.startswith("## wlisp run `") and "main: completed" in md
     assert "| step | agent | status |" in md and "`main/w`" in md
+    assert md.endswith("**Result:**\n\n```\n[1] [w] a\n[2] [w] b 1\n```\n")  # as run prints it
     data = json.loads(cli("report", "last", "--format", "json", cwd=tmp_path).stdout)
     assert data["status"] == "completed" and len(data["steps"]) == 2
     assert data["inputs"] == {"x": 1}

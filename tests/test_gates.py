@@ -90,3 +90,23 @@ def test_the_python_api_checks_answers_too(paused):
     with pytest.raises(WlispError, match="main/ship"):
         resume("g", Recorder(), store=paused, answers={"main/ship": "no"})
     assert status(paused) == "paused"
+
+
+def test_an_answer_for_a_gate_that_is_not_waiting_names_the_gates_that_are(paused):
+    res = wlisp("resume", "g", "--state-dir", paused, "--answer", "main/shp=yes")
+    assert res.returncode == 2 and status(paused) == "paused"
+    assert "waits at no gate `main/shp` (did you mean `main/ship`?)" in res.stderr
+    ok = wlisp("resume", "g", "--state-dir", paused, "--answer", "main/ship=yes", "-q")
+    assert ok.returncode == 3  # a JSON answer holding `a/b=c` is still an answer:
+    done = wlisp("resume", "g", "--state-dir", paused, "--answer",
+                 '{"ship": false, "note": "see a/b=c"}', "-q")
+    assert done.returncode == 0 and done.stdout.strip() == "shipped, then held"
+
+
+@pytest.mark.parametrize("budget", ["steps=-3", "steps=1.5", "cost=nan", "tokens=0",
+                                    "wall=inf"])
+def test_a_budget_that_is_not_a_positive_amount_is_refused(paused, budget):
+    res = wlisp("resume", "g", "--state-dir", paused, "--answer", "main/ship=no",
+                "--budget", budget)
+    assert res.returncode == 2 and "--budget" in res.stderr and "> 0" in res.stderr
+    assert status(paused) == "paused"

@@ -329,6 +329,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     from .progress import follow_target
 
     def prepare(sources):
+        _check_run_flags(run_id, resume_from, no_journal, state_dir)
         spec = _load_spec(file, workflow, sources)
         ex, label, cfg = _executor(executor, answers, config, file, sources)
         values = check_inputs(spec, parse_input_pairs(inputs, spec))  # before any step
@@ -347,6 +348,18 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
         spec, ex, values, events=sink, concurrency=concurrency, run_id=run_id, store=store,
         reuse_from=resume_from, executor_profile=profile, **traced), live, run_id, store)
     _finish(result, as_json, store)
+
+
+def _check_run_flags(run_id, resume_from, no_journal, state_dir) -> None:
+    from ..errors import usage_error
+
+    if run_id == "last":
+        raise usage_error("`last` names the newest run in every command; pick another run id")
+    given = [flag for flag, value in (("--run-id", run_id), ("--resume", resume_from),
+                                      ("--state-dir", state_dir)) if value]
+    if no_journal and given:
+        raise usage_error(f"--no-journal runs in memory, and {' and '.join(given)} "
+                          "need the journal: drop one of them")
 
 
 def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from,

@@ -100,11 +100,22 @@ def report_markdown(data: dict) -> str:
         said = s["error"] if s["status"] != "completed" else s["answer"]
         took = f"{s['elapsed']:.1f}s" if s.get("elapsed") is not None else "-"
         lines.append(f"| `{s['node']}` | {s['agent'] or '-'} | {s['status']} | "
-                     f"{s['attempts'] or 1} | {took} | {_cell(said)} |")
+                     f"{s['attempts'] or '-'} | {took} | {_cell(said)} |")  # (skipped: -)
     if data["status"] == "completed":
-        lines += ["", "**Result:**", "", "```json",
-                  json.dumps(data.get("value"), indent=2, ensure_ascii=False)[:4000], "```"]
+        lines += ["", "**Result:**", "", *_fenced(data.get("value"))]
     return "\n".join(lines) + "\n"
+
+
+def _fenced(value) -> list[str]:
+    """The value as `wlisp run` prints it (a step's answer as its text), fenced."""
+    from .render import outcome_list, readable
+
+    if isinstance(value, dict) and "output" in value and "task_id" in value:
+        value = value["output"]
+    text = value if isinstance(value, str) else readable(value)
+    plain = isinstance(value, str) or outcome_list(value)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    return [fence + ("" if plain else "json"), text[:4000], fence]
 
 
 def _short(v) -> str:

@@ -50,7 +50,7 @@ def print_result(result, state_dir: str | None) -> None:
         value = result.value
         if isinstance(value, dict) and "output" in value and "task_id" in value:
             value = value["output"]
-        click.echo(terminal_safe(value if isinstance(value, str) else _readable(value)))
+        click.echo(terminal_safe(value if isinstance(value, str) else readable(value)))
         if state_dir:  # every run says how to find it again
             click.echo(f"run {result.run_id} completed; see it with: wlisp show "
                        f"{result.run_id}{where}", err=True)
@@ -66,11 +66,15 @@ def print_result(result, state_dir: str | None) -> None:
         click.echo(f"continue with: wlisp resume {result.run_id}{hint}{where}", err=True)
 
 
-def _readable(value) -> str:
+def outcome_list(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, dict) and "output" in v and "task_id" in v for v in value)
+
+
+def readable(value) -> str:
     """A list of step outcomes as each one's text, numbered (`--json` keeps them whole);
     anything else as JSON."""
-    if isinstance(value, list) and value and all(
-            isinstance(v, dict) and "output" in v and "task_id" in v for v in value):
+    if outcome_list(value):
         return "\n".join(f"[{i}] {v['output']}" for i, v in enumerate(value, 1))
     return json.dumps(value, indent=2, ensure_ascii=False)
 
@@ -170,7 +174,7 @@ def print_show(run, nodes: dict, logs: str) -> None:
         if isinstance(value, dict) and "output" in value and "task_id" in value:
             value = value["output"]
         console.print(Text(terminal_safe("value: " + _clip(
-            value if isinstance(value, str) else _readable(value), 20))), highlight=False)
+            value if isinstance(value, str) else readable(value), 20))), highlight=False)
     if run.shown_status == "interrupted":
         console.print(Text(f"its process is gone; continue with: wlisp resume {run.id}",
                            style="yellow"))

@@ -359,7 +359,8 @@ def _define_it(name: str) -> str:
     """`claude = "claude"` in [agents] names a profile, not a type: say how to make one."""
     import difflib
 
-    kind = difflib.get_close_matches(name, TYPES, n=1, cutoff=0.5)
+    kind = [t for t in TYPES if t.startswith(name) or name.startswith(t)] or \
+        difflib.get_close_matches(name, TYPES, n=1, cutoff=0.8)  # `claude`, `comand`
     return (f"; define it as `[executors.{name}]` with `type = \"{kind[0]}\"`" if kind
             else f"; define it as an `[executors.{name}]` table")
 

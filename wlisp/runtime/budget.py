@@ -8,6 +8,8 @@ run scope's deadline (`runtime/cancel.py`).
 
 from __future__ import annotations
 
+import math
+
 from ..errors import usage_error
 from ..ir.vocabulary import BUDGET_KEYS
 from .cancel import BudgetExhausted
@@ -56,6 +58,10 @@ def parse_budget(pairs) -> dict:
             try:
                 number = float(value)
             except ValueError:
-                raise usage_error(f"--budget {key} needs a number, got `{value}`") from None
-            out[key] = int(number) if number.is_integer() and key != "cost" else number
+                number = math.nan
+            counted = key in ("steps", "tokens")
+            if not math.isfinite(number) or number <= 0 or counted and not number.is_integer():
+                raise usage_error(f"--budget {key} needs {'a whole number' if counted else 'a number'}"
+                                  f" > 0, got `{value}`")
+            out[key] = int(number) if counted else number
     return out

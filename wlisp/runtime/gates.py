@@ -6,10 +6,13 @@ type and refused, with the gate, the type and the value named, when they do not 
 from __future__ import annotations
 
 import json
+import re
 
-from ..errors import usage_error
+from ..errors import did_you_mean, usage_error
 from ..ir.inputs import parse_text
 from .structured import validate
+
+NODE_ID = re.compile(r"\w[\w.#@\[\]-]*/[\w.#@\[\]/-]+")  # `main/ship`, not a JSON answer
 
 YES = {"yes", "y", "true"}
 NO = {"no", "n", "false"}
@@ -69,6 +72,9 @@ def gate_answers(journal, run_id: str, given) -> dict:
         node, sep, value = answer.partition("=")
         if sep and node in gates:
             out[node] = parse_answer(node, value, gates[node])
+        elif sep and NODE_ID.fullmatch(node) and gates:  # a node id, of no waiting gate
+            raise usage_error(f"run `{run_id}` waits at no gate `{node}`"
+                              + did_you_mean(node, gates) + f"; it waits at {', '.join(gates)}")
         elif len(gates) == 1:
             gate = next(iter(gates))
             out[gate] = parse_answer(gate, answer, gates[gate])

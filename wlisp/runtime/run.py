@@ -184,7 +184,8 @@ async def _supervise(state: RunState) -> RunResult:
     except asyncio.CancelledError:  # from outside (Ctrl-C): record, close, pass it on
         state.cancel_unfinished("cancelled")
         _close(state, heartbeat, RunResult("cancelled", None, state.run_id, state.records,
-                                           "cancelled"))
+                                           "cancelled", state.budget.used(),
+                                           state.clock.now() - t0))  # what it used, too
         raise
     except JournalError as err:  # the journal failed: stop loudly, keep what it holds
         state.cancel_unfinished("the journal failed")
