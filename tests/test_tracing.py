@@ -170,3 +170,19 @@ def test_without_an_endpoint_nothing_of_opentelemetry_is_loaded(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env=env, cwd=tmp_path).stdout
     assert out.split() == ["completed", "False"]
+
+
+def test_a_collector_that_is_not_there_costs_a_warning_and_a_bad_url_is_refused(tmp_path):
+    project(tmp_path)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           "WLISP_HOME": str(tmp_path / "state")}
+
+    def run(url):
+        return subprocess.run([wlisp_bin(), "run", "f.wl", "--otel", url], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=60)
+    res = run("http://127.0.0.1:9")  # discard: nothing listens
+    assert res.returncode == 0, res.stderr
+    assert "warning: no trace collector answers at http://127.0.0.1:9" in res.stderr
+    assert "Transient error" not in res.stderr and "Traceback" not in res.stderr
+    res = run("notaurl")
+    assert res.returncode == 2 and "--otel needs an http:// or https:// URL" in res.stderr

@@ -77,15 +77,22 @@ def _executor(name, answers, config, near, sources, search=True):
 def _tracing(otel: str | None, content: bool) -> dict:
     """The run options that trace a run to `otel` (none when it is not set). The SDK
     flushes the spans when the process exits."""
+    from ..errors import usage_error
+
     if not otel:
         return {}
     try:
-        from ..runtime.tracing import otlp_tracer
+        from ..runtime.tracing import collector_problem, otlp_tracer
     except ImportError:
-        from ..errors import usage_error
-
         raise usage_error("--otel needs OpenTelemetry: pip install 'wlisp[otel]'",
                           "W0903") from None
+    try:
+        problem = collector_problem(otel)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    if problem:
+        click.echo(f"warning: {problem}; the run goes on untraced", err=True)
+        return {}
     return {"tracer": otlp_tracer(otel)[0], "trace_content": content}
 
 

@@ -176,6 +176,27 @@ def otlp_tracer(endpoint: str | None = None):
     return provider.get_tracer("wlisp", __version__), provider
 
 
+def collector_problem(endpoint: str) -> str | None:
+    """Why spans sent to `endpoint` would not arrive (None: something listens there):
+    checked once at the start (1 s), so an unreachable collector costs a warning, not
+    the exporter's retries at every flush."""
+    import socket
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(endpoint)
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if url.scheme not in ("http", "https") or not url.hostname or port is None:
+        raise ValueError(f"--otel needs an http:// or https:// URL, got `{endpoint}`")
+    try:
+        socket.create_connection((url.hostname, port), timeout=1.0).close()
+    except OSError as exc:
+        return f"no trace collector answers at {endpoint} ({exc.strerror or exc})"
+    return None
+
+
 def _traces_url(endpoint: str) -> str:
     """A base endpoint (as OTEL_EXPORTER_OTLP_ENDPOINT holds) gets the traces path."""
     endpoint = endpoint.rstrip("/")
