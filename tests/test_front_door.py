@@ -460,11 +460,12 @@ def test_the_dot_graph_renders_with_graphviz(tmp_path):
 
 
 @pytest.mark.parametrize("name, starts", [("g.mmd", b"flowchart TD"), ("g.dot", b"digraph"),
-                                          ("g.svg", b"<?xml"), ("g.png", b"\x89PNG")])
+                                          ("g.svg", b"<?xml"), ("g.png", b"\x89PNG"),
+                                          ("g.pdf", b"%PDF"), ("g.txt", b"main")])
 def test_graph_writes_files_by_extension(tmp_path, name, starts):
     import shutil
 
-    if name.endswith((".svg", ".png")) and shutil.which("dot") is None:
+    if name.endswith((".svg", ".png", ".pdf")) and shutil.which("dot") is None:
         pytest.skip("Graphviz is not installed")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     res = subprocess.run([wlisp_bin(), "graph", "examples/review_panel.wl", "-o",
@@ -472,6 +473,28 @@ def test_graph_writes_files_by_extension(tmp_path, name, starts):
                          timeout=60)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / name).read_bytes().startswith(starts)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-o", "g.jpg"], "write a .mmd, .dot, .txt, .svg, .png or .pdf file"),
+    (["-o", "graph"], "or give --format for another name"),
+    (["--format", "ascii", "-o", "g.svg"], "a .svg file is svg, not ascii"),
+    (["--format", "mermaid", "-o", "g.txt"], "a .txt file is ascii, not mermaid"),
+])
+def test_graph_refuses_a_file_name_that_does_not_say_what_it_holds(tmp_path, args, words):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([wlisp_bin(), "graph", os.path.join(root, "examples/triage.wl"),
+                          *args], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and words in res.stderr, res.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_graph_format_names_what_goes_into_a_file_without_an_extension(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([wlisp_bin(), "graph", os.path.join(root, "examples/triage.wl"),
+                          "--format", "dot", "-o", "graph"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and (tmp_path / "graph").read_text().startswith("digraph")
 
 
 def test_check_with_config_checks_wlisp_toml_too(tmp_path):

@@ -259,27 +259,42 @@ def _every_spec(path: str, sources) -> list:
 @main.command("graph")
 @click.argument("file")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "ascii"]),
-              default="mermaid", show_default=True,
-              help="mermaid, dot, or ascii: an indented tree for a terminal.")
+              help="mermaid (the default), dot, or ascii: an indented tree for a terminal.")
 @click.option("--workflow", "-w", help="Workflow to draw.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write to a file: .mmd (Mermaid), .dot, .txt (text), or .svg/.png "
-              "(Graphviz's `dot`).")
+              help="Write to a file: .mmd (Mermaid), .dot, .txt (text), or .svg/.png/.pdf "
+              "(drawn by Graphviz's `dot`).")
 @click.pass_obj
 def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None, output) -> None:
     """Draw the node graph of FILE (Mermaid, Graphviz dot, or text for a terminal)."""
+    from ..errors import usage_error
     from .diagram import to_dot, to_mermaid, to_text
 
+    draws = {"mermaid": to_mermaid, "dot": to_dot, "ascii": to_text}
     spec = _guarded(obj, lambda s: _load_spec(file, workflow, s))
     if output is None:
-        click.echo({"mermaid": to_mermaid, "dot": to_dot, "ascii": to_text}[fmt](spec))
+        click.echo(draws[fmt or "mermaid"](spec))
         return
     ext = os.path.splitext(output)[1].lower()
-    if ext in (".svg", ".png"):
-        _guarded(obj, lambda _s: _render_dot(to_dot(spec), output, ext[1:]))
-    else:
-        draw = {".dot": to_dot, ".txt": to_text}.get(ext, to_mermaid)
-        _guarded(obj, lambda _s: _write_file(output, draw(spec)))
+    kind = GRAPH_FILES.get(ext, fmt)  # the file's extension says what goes in it
+
+    def write(_sources):
+        drawn_from = "dot" if kind in PICTURES else kind  # (a picture is dot, drawn)
+        if kind is None or fmt and fmt != drawn_from and ext in GRAPH_FILES:
+            raise usage_error(f"`{output}`: " + (f"a {ext} file is {kind}, not {fmt}: drop "
+                                                 "--format or change the name"
+                              if kind else "write a .mmd, .dot, .txt, .svg, .png or .pdf "
+                              "file (or give --format for another name)"))
+        if kind in PICTURES:
+            _render_dot(to_dot(spec), output, kind)
+        else:
+            _write_file(output, draws[kind](spec))
+    _guarded(obj, write)
+
+
+PICTURES = ("svg", "png", "pdf")
+GRAPH_FILES = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
+               ".txt": "ascii", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
 
 def _render_dot(text: str, path: str, kind: str) -> None:
