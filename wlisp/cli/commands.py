@@ -267,49 +267,13 @@ def _every_spec(path: str, sources) -> list:
 @click.pass_obj
 def graph_cmd(obj: Context, file: str, fmt: str, workflow: str | None, output) -> None:
     """Draw the node graph of FILE (Mermaid, Graphviz dot, or text for a terminal)."""
-    from ..errors import usage_error
-    from .diagram import to_dot, to_mermaid, to_text
+    from .diagram import DRAWS, write_graph
 
-    draws = {"mermaid": to_mermaid, "dot": to_dot, "ascii": to_text}
     spec = _guarded(obj, lambda s: _load_spec(file, workflow, s))
     if output is None:
-        click.echo(draws[fmt or "mermaid"](spec))
-        return
-    ext = os.path.splitext(output)[1].lower()
-    kind = GRAPH_FILES.get(ext, fmt)  # the file's extension says what goes in it
-
-    def write(_sources):
-        drawn_from = "dot" if kind in PICTURES else kind  # (a picture is dot, drawn)
-        if kind is None or fmt and fmt != drawn_from and ext in GRAPH_FILES:
-            raise usage_error(f"`{output}`: " + (f"a {ext} file is {kind}, not {fmt}: drop "
-                                                 "--format or change the name"
-                              if kind else "write a .mmd, .dot, .txt, .svg, .png or .pdf "
-                              "file (or give --format for another name)"))
-        if kind in PICTURES:
-            _render_dot(to_dot(spec), output, kind)
-        else:
-            _write_file(output, draws[kind](spec))
-    _guarded(obj, write)
-
-
-PICTURES = ("svg", "png", "pdf")
-GRAPH_FILES = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
-               ".txt": "ascii", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
-
-
-def _render_dot(text: str, path: str, kind: str) -> None:
-    import shutil
-    import subprocess
-
-    from ..errors import usage_error
-
-    if shutil.which("dot") is None:
-        raise usage_error(f"drawing a .{kind} needs Graphviz's `dot` on PATH; write a .dot "
-                          "or .mmd file instead")
-    res = subprocess.run(["dot", f"-T{kind}", "-o", path], input=text, capture_output=True,
-                         text=True, timeout=120)
-    if res.returncode != 0:
-        raise usage_error(f"`dot` could not draw {path}: {res.stderr.strip()[:500]}")
+        click.echo(DRAWS[fmt or "mermaid"](spec))
+    else:
+        _guarded(obj, lambda _s: write_graph(spec, output, fmt))
 
 
 @main.command("run", short_help="Compile FILE (or load a spec) and run it.")

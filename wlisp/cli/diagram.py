@@ -3,6 +3,10 @@ become subgraphs (indented branches in text)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 from ..ir import Graph, Node, WorkflowSpec
 from ..ir.nodes import node_refs
 
@@ -175,3 +179,46 @@ def to_dot(spec: WorkflowSpec) -> str:
     emit(spec.graph, "  ")
     out.append("}")
     return "\n".join(out)
+
+
+# --- files -------------------------------------------------------------------------------
+
+DRAWS = {"mermaid": to_mermaid, "dot": to_dot, "ascii": to_text}
+PICTURES = ("svg", "png", "pdf")  # drawn by Graphviz from the dot text
+GRAPH_FILES = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
+               ".txt": "ascii", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def write_graph(spec: WorkflowSpec, output: str, fmt: str | None) -> None:
+    """`wlisp graph -o FILE`: the file's extension says what goes in it; `fmt` (the
+    `--format` given, if any) must agree, or name the kind of a file without one."""
+    from ..errors import usage_error
+
+    ext = os.path.splitext(output)[1].lower()
+    kind = GRAPH_FILES.get(ext, fmt)
+    drawn_from = "dot" if kind in PICTURES else kind
+    if kind is None or fmt and fmt != drawn_from and ext in GRAPH_FILES:
+        raise usage_error(f"`{output}`: " + (
+            f"a {ext} file is {kind}, not {fmt}: drop --format or change the name" if kind
+            else "write a .mmd, .dot, .txt, .svg, .png or .pdf file (or give --format for "
+            "another name)"))
+    if kind in PICTURES:
+        _render_dot(to_dot(spec), output, kind)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(DRAWS[kind](spec))
+    except OSError as exc:
+        raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _render_dot(text: str, path: str, kind: str) -> None:
+    from ..errors import usage_error
+
+    if shutil.which("dot") is None:
+        raise usage_error(f"drawing a .{kind} needs Graphviz's `dot` on PATH; write a .dot "
+                          "or .mmd file instead")
+    res = subprocess.run(["dot", f"-T{kind}", "-o", path], input=text, capture_output=True,
+                         text=True, timeout=120)
+    if res.returncode != 0:
+        raise usage_error(f"`dot` could not draw {path}: {res.stderr.strip()[:500]}")
