@@ -136,16 +136,19 @@ def test_an_unknown_input_is_named_before_the_missing_one(tmp_path):
     assert "has no input `dif` (did you mean `diff`?)" in res.stderr
 
 
-def test_runs_lists_file_workflow_inputs_and_numbers_in_80_columns(project):
-    long = "tide pools and the pull of the moon on them, at length"
+@pytest.mark.parametrize("long", ["tide pools and the pull of the moon on them, at length",
+                                  "潮だまりと月の引力、その長い話について詳しく書いてください"])
+def test_runs_lists_file_workflow_inputs_and_numbers_in_80_columns(project, long):
+    from rich.cells import cell_len
+
     assert cli("run", "flows/main.wl", "-i", f"x={long}", cwd=project).returncode == 0
     res = subprocess.run([wlisp_bin(), "runs"], cwd=project, capture_output=True, text=True,
                          env={**{k: v for k, v in os.environ.items() if k != "WLISP_HOME"},
                               "COLUMNS": "80"}, timeout=60)
     head, row = res.stdout.splitlines()[:2]
     assert head.split()[:7] == ["run", "status", "start", "took", "steps", "tok", "cost"]
-    assert "main.wl · main · x=ti" in row and " ok " in row  # inputs abbreviated
-    assert all(len(line) <= 80 for line in res.stdout.splitlines())
+    assert f"main.wl · main · x={long[0]}" in row and " ok " in row  # inputs abbreviated
+    assert all(cell_len(line) <= 80 for line in res.stdout.splitlines())  # wide ones count 2
     runs = json.loads(cli("runs", "--json", cwd=project).stdout)
     assert runs[0]["inputs"] == {"x": long} and runs[0]["file"].endswith("main.wl")
     assert runs[0]["tokens"] > 0 and runs[0]["duration"] >= 0

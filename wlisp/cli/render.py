@@ -92,6 +92,8 @@ def when(ts) -> str:
 
 def print_runs(rows: list[dict], width: int | None = None) -> None:
     """One line per run, newest first, fitting the terminal (80 columns at least)."""
+    from rich.cells import cell_len, set_cell_size
+
     width = width or max(80, shutil.get_terminal_size((80, 24)).columns)
     today = datetime.date.today()
     lines = []
@@ -110,7 +112,8 @@ def print_runs(rows: list[dict], width: int | None = None) -> None:
     for row in [head, *lines]:
         cells = [c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in
                  enumerate(zip(row[:7], widths, strict=True))]
-        what = row[7] if len(row[7]) <= rest else row[7][:rest - 1] + "…"
+        what = row[7] if cell_len(row[7]) <= rest else \
+            set_cell_size(row[7], rest - 1).rstrip() + "…"  # (columns, not characters: 日本)
         click.echo(terminal_safe(" ".join([*cells, what]).rstrip()))
 
 
