@@ -153,20 +153,30 @@ def _gentle_gc():
     make it re-scan the whole heap over and over (a third of a 10,000-step fan-out's
     time). Collect young objects less often while the run lasts, then restore. Freezing
     the heap the run starts with took W3 from 9.5x to 7.7x asyncio (GC was 4 µs of a
-    24 µs step)."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 50_000), old[1], max(old[2], 100))
-    # what existed before the run (modules, the spec) is not re-scanned by the full
-    # collections the run triggers; left alone when the program froze objects itself
-    freeze = gc.get_freeze_count() == 0
-    if freeze:
-        gc.freeze()
+    24 µs step). Runs going on at once in one process share this: the first one in
+    sets it, the last one out restores what was there before them."""
+    if not _GC["runs"]:
+        old = gc.get_threshold()
+        gc.set_threshold(max(old[0], 50_000), old[1], max(old[2], 100))
+        # what existed before the run (modules, the spec) is not re-scanned by the full
+        # collections the run triggers; left alone when the program froze objects itself
+        freeze = gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
+        _GC["before"] = (old, freeze)
+    _GC["runs"] += 1
     try:
         yield
     finally:
-        if freeze:
-            gc.unfreeze()
-        gc.set_threshold(*old)
+        _GC["runs"] -= 1
+        if not _GC["runs"]:
+            old, freeze = _GC["before"]
+            if freeze:
+                gc.unfreeze()
+            gc.set_threshold(*old)
+
+
+_GC: dict = {"runs": 0, "before": None}  # runs under _gentle_gc now; what they replaced
 
 
 async def _supervise(state: RunState) -> RunResult:
