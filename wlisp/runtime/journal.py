@@ -192,6 +192,7 @@ class Journal:
             raise journal_error(f"cannot create the state directory {self.dir}: "
                                 f"{exc.strerror or exc}") from None
         self.lock = threading.RLock()  # the event loop's thread and the writer share `db`
+        self.read_only = read_only
         try:
             if read_only:
                 self.db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
@@ -215,9 +216,11 @@ class Journal:
 
     def _damaged(self, exc) -> JournalError:
         text = str(exc)
-        if "readonly" in text or "unable to open" in text:
+        if ("readonly" in text or "unable to open" in text) and not self.read_only:
             return journal_error(f"cannot open the journal {self.path} for writing: {text} "
                                  "(is the state directory writable?)")
+        if "unable to open" in text:
+            return journal_error(f"cannot open the journal {self.path}: {text}")
         return journal_error(
             f"the journal {self.path} is damaged ({text}). Recover what it holds with "
             f"`sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`, or move the "
