@@ -77,6 +77,12 @@ class StepSpec:
     def to_dict(self) -> dict:
         return json.loads(self.to_json())
 
+    def trace_context(self) -> dict:
+        """The W3C trace context of a traced run's attempt (`traceparent`, `tracestate`),
+        for the executor to pass on: environment variables, HTTP headers."""
+        meta = self.metadata or {}
+        return {k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)}
+
 
 @dataclass(slots=True)
 class StepOutcome:

@@ -96,9 +96,7 @@ class CommandExecutor:
             env["WLISP_OUTPUT_FILE"] = values["output_file"]
         if "home" in values:  # a home of its own: the CLI's state files are not shared
             env["HOME"] = env["WLISP_HOME_DIR"] = values["home"]
-        for key in ("traceparent", "tracestate"):  # a traced run: the agent's parent span
-            if (spec.metadata or {}).get(key):
-                env[key.upper()] = spec.metadata[key]
+        env.update({k.upper(): v for k, v in spec.trace_context().items()})  # (traced)
         return env
 
     def command(self, spec: StepSpec, values: dict) -> list[str]:

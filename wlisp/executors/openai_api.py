@@ -113,7 +113,7 @@ class OpenAIExecutor:
         for _ in range(cap):
             try:
                 resp = await self._complete(model, messages, tools, spec.output_schema,
-                                            _Lines(spec, events), _trace_headers(spec))
+                                            _Lines(spec, events), spec.trace_context() or None)
             except self.openai.RateLimitError as exc:
                 return self._failed(spec, f"rate limited: {_brief(exc)}", "rate_limit", usage)
             except self.openai.APITimeoutError:
@@ -270,13 +270,6 @@ class OpenAIExecutor:
         out = StepOutcome.failed(spec.task_id, spec.agent, message, reason)
         out.usage = usage if usage.get("input_tokens") or usage.get("output_tokens") else None
         return out
-
-
-def _trace_headers(spec: StepSpec) -> dict | None:
-    """W3C trace context of a traced run's attempt, sent with each request."""
-    meta = spec.metadata or {}
-    headers = {k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)}
-    return headers or None
 
 
 class _Lines:
