@@ -120,6 +120,20 @@ def test_a_retried_attempt_says_why(tmp_path, receiver):
     assert second["status"] != 2
 
 
+def test_an_answer_that_does_not_fit_its_schema_is_a_failed_attempt_in_the_trace(
+        tmp_path, receiver):
+    """The agent succeeded, its answer did not fit `:returns`: the runner retries, and
+    the trace says that attempt failed and why the next one ran."""
+    project(tmp_path, '(defagent w)\n(defworkflow main [] '
+                      '(spawn w "x" :returns {:n int} :retries 1))\n')
+    res = wlisp(tmp_path, receiver, "run", "f.wl")
+    assert res.returncode == 1  # the agent never answers JSON
+    first, second = sorted(receiver.named("invoke_agent"),
+                           key=lambda s: s["attributes"]["wlisp.attempt"])
+    assert first["status"] == 2 and second["status"] == 2
+    assert "JSON" in second["attributes"]["wlisp.retry_reason"]
+
+
 def test_a_resumed_run_links_to_its_first_trace_and_marks_reused_steps(tmp_path, receiver):
     project(tmp_path, '(defagent w)\n(defworkflow main [] (let [a (spawn w "a") '
                       'b (spawn w (fmt "b {a}") :retries 0)] b))\n')

@@ -83,7 +83,12 @@ class TracedExecutor:
             propagate.inject(carrier)
             spec.metadata = {**(spec.metadata or {}), **carrier}
             out = await self.inner.execute_step(spec, events)
-            self._describe(span, spec, out)
+            seen = out
+            if getattr(out, "success", False) and spec.output_schema is not None:
+                from .steps import check_structured  # as the runner will judge it
+
+                seen = check_structured(out, spec.output_schema)[0]
+            self._describe(span, spec, seen)
         return out
 
     def _describe(self, span, spec, out) -> None:
