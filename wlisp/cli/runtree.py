@@ -1,4 +1,4 @@
-"""A run's node instances as a tree in the user's words, for `wlisp show` and the viewer.
+"""A run's node instances as a tree in the user's words, for `wlisp show`.
 
 Ids are made of binding names (`lang/builder.py`), so the tree is their path:
 `main/plan/round@2/review` sits under `plan / round`, in `iteration 2`, as

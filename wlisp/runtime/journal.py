@@ -117,8 +117,10 @@ def shown_status(status: str, pid: int | None, host: str | None, beat: float | N
     """A run's status as people should read it: `interrupted` for one journaled as
     running whose process is gone (killed, it could not record its end; `wlisp resume`
     continues it), judged from its lease as `take_lease` judges it."""
-    if status != "running" or not pid:
+    if status != "running":
         return status
+    if not pid:  # (a holder always leaves its pid)
+        return "interrupted"
     stale = time.time() - (beat or 0) >= LEASE_STALE_AFTER
     gone = host == socket.gethostname() and not _pid_alive(pid)
     return "interrupted" if stale or gone else status
@@ -129,7 +131,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):  # someone else's; a pid out of range
         return True
     return True
 

@@ -10,6 +10,11 @@
     status.textContent = e.data;
     status.className = "status " + e.data;
   });
+  events.addEventListener("problem", (e) => {
+    const problem = document.getElementById("live-problem");
+    problem.textContent = e.data;
+    problem.hidden = false;
+  });
   events.addEventListener("done", () => {
     events.close();
     graph.dataset.live = "false";
