@@ -210,3 +210,26 @@ def test_journal_holds_no_environment_secrets(tmp_path, monkeypatch):
     for name in os.listdir(tmp_path):
         if name.startswith("wlisp.db"):
             assert b"sk-secret-value-123" not in (tmp_path / name).read_bytes()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_run_whose_process_died_unreaped_reads_interrupted():
+    """A killed wlisp its parent has not reaped yet (a zombie) holds no run."""
+    import socket
+    import time
+
+    from wlisp.runtime.journal import shown_status
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):  # exited, not waited for: a zombie
+            with open(f"/proc/{child.pid}/stat", "rb") as f:
+                if f.read().rsplit(b") ", 1)[1][:1] == b"Z":
+                    break
+            time.sleep(0.02)
+        assert shown_status("running", child.pid, socket.gethostname(),
+                            time.time()) == "interrupted"
+        assert shown_status("running", os.getpid(), socket.gethostname(),
+                            time.time()) == "running"
+    finally:
+        child.wait()

@@ -133,7 +133,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError):  # someone else's; a pid out of range
         return True
-    return True
+    try:  # a killed process its parent has not reaped yet is dead too (Linux)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):  # no /proc: kill(0) said it is there
+        return True
 
 
 # JSON columns of the runs table and their value when unset
