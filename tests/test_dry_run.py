@@ -110,6 +110,18 @@ def test_resuming_an_unknown_run_is_refused(tmp_path):
     assert res.returncode == 1 and "no run `no-such-run`" in res.stderr
 
 
+def test_the_plan_as_json_for_scripts(tmp_path):
+    res = dry(tmp_path, '[executors.gone]\ntype = "command"\nargv = ["./gone.sh"]\n'
+                        '[agents]\ncritic = "gone"\n', "-i", "topic=x", "--json")
+    assert res.returncode == 1
+    data = json.loads(res.stdout)
+    assert data["ok"] is False and data["at_most"] == 8
+    assert {a["agent"]: a["problems"] for a in data["agents"]}["critic"] == [
+        "`./gone.sh` does not exist"]
+    assert [p["code"] for p in data["problems"]] == ["W0904"]
+    assert {"node": "main/loop/writer", "agent": "writer"} in data["steps"]
+
+
 def test_inputs_are_checked_too(tmp_path):
     res = dry(tmp_path, "")
     assert res.returncode == 2 and "needs input `topic`" in res.stderr

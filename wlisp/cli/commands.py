@@ -307,7 +307,7 @@ def run_cmd(obj: Context, file, inputs, workflow, executor, answers, config, con
     """Compile FILE (or load a spec .json) and run it; print the final value."""
     if dry_run:
         return _dry_run(obj, file, inputs, workflow, executor, config, resume_from,
-                        state_dir)
+                        state_dir, as_json)
     from ..runtime import run_async
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
@@ -349,30 +349,35 @@ def _check_run_flags(run_id, resume_from, no_journal, state_dir) -> None:
 
 
 def _dry_run(obj: Context, file, inputs, workflow, executor, config, resume_from,
-             state_dir) -> None:
-    from ..errors import render_all
+             state_dir, as_json: bool) -> None:
+    from ..errors import render_all, to_json
     from ..executors.config import config_for
     from ..runtime.inputs import check_inputs, parse_input_pairs
     from ..runtime.journal import default_state_dir
-    from .dryrun import plan, reuse_plan
+    from .dryrun import plan, plan_lines, reuse_lines, reuse_plan
 
     def prepare(sources):
         spec = _load_spec(file, workflow, sources)
         values = check_inputs(spec, parse_input_pairs(inputs, spec))
         return spec, values, config_for(config, file, sources, True), sources
 
-    spec, values, cfg, sources = _guarded(obj, prepare)
-    lines, problems = plan(spec, cfg, executor)
+    spec, values, cfg, sources = _guarded(obj, prepare, as_json)
+    the_plan, problems = plan(spec, cfg, executor)
     if resume_from:
         def earlier(journal):
             rid = journal.run(journal.resolve(resume_from)).id  # `last`, a prefix; known
             return rid, journal.completed([rid])
         rid, cached = _read_journal(obj, state_dir or default_state_dir(file), earlier)
-        lines += reuse_plan(spec, values, cached, rid)
-    for line in lines:
-        click.echo(line)
-    if problems:
-        click.echo(render_all(problems, sources), err=True)
+        the_plan["reuse"] = reuse_plan(spec, values, cached, rid)
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, **the_plan,
+                               "problems": json.loads(to_json(problems))}, indent=2))
+    else:
+        for line in plan_lines(the_plan) + (reuse_lines(the_plan["reuse"]) if resume_from
+                                            else []):
+            click.echo(line)
+        if problems:
+            click.echo(render_all(problems, sources), err=True)
     sys.exit(EXIT_FAILED if problems else 0)
 
 

@@ -137,7 +137,7 @@ class _Rehearsal:
 WOULD_RUN = "would run"
 
 
-def reuse_plan(spec, values: dict, cached: dict, run_id: str) -> list[str]:
+def reuse_plan(spec, values: dict, cached: dict, run_id: str) -> dict:
     """Which steps an incremental re-run over `run_id`'s journal (`cached`) would take
     from it and which it would run: the workflow is rehearsed in memory, steps asking
     what they asked before are reused, the first that would run stops its branch."""
@@ -146,24 +146,30 @@ def reuse_plan(spec, values: dict, cached: dict, run_id: str) -> list[str]:
     from ..runtime import run_async
 
     result = asyncio.run(run_async(spec, _Rehearsal(), values, reuse=cached))
-    rows, counts = [], {"reused": 0, "would run": 0, "waits": 0}
+    steps = []
     for node, rec in result.nodes.items():
         if rec.get("kind") != "spawn":
             continue
         verdict = "reused" if rec.get("reused") else "would run" if rec.get("error") == \
             WOULD_RUN else "waits" if rec["status"] == "skipped" else None
         if verdict:
-            counts[verdict] += 1
-            rows.append(f"  {verdict:<9}  {node} [{rec.get('agent')}]")
-    return [f"with the steps of run {run_id}:", *rows,
-            f"{counts['reused']} reused, {counts['would run']} would run, {counts['waits']} "
+            steps.append({"verdict": verdict, "node": node, "agent": rec.get("agent")})
+    return {"run": run_id, "steps": steps}
+
+
+def reuse_lines(reuse: dict) -> list[str]:
+    count = {v: sum(s["verdict"] == v for s in reuse["steps"])
+             for v in ("reused", "would run", "waits")}
+    return [f"with the steps of run {reuse['run']}:",
+            *(f"  {s['verdict']:<9}  {s['node']} [{s['agent']}]" for s in reuse["steps"]),
+            f"{count['reused']} reused, {count['would run']} would run, {count['waits']} "
             "wait for those (what runs after them depends on their answers)"]
 
 
-def agent_checks(specs, config, forced: str | None = None):
-    """(one `agent A → PROFILE: ready` line per agent the workflows use, a diagnostic
-    per thing that would stop a step: its executor cannot start (W0904), or an
-    `[agents]` entry of wlisp.toml names no agent any of them defines (W0901))."""
+def agent_checks(specs, config, forced: str | None = None) -> tuple[list[dict], list]:
+    """({agent, profile, problems} for each agent the workflows use, a diagnostic per
+    thing that would stop a step: its executor cannot start (W0904), or an `[agents]`
+    entry of wlisp.toml names no agent any of them defines (W0901))."""
     from ..errors import Diagnostic, did_you_mean
     from ..executors.config import KeySpans
 
@@ -172,14 +178,13 @@ def agent_checks(specs, config, forced: str | None = None):
     def at(*path):
         return spans.at(path) if spans else None
 
-    lines, found = [], []
+    rows, found = [], []
     used = sorted({n.agent for spec in specs for n, _ in spec.walk() if n.kind == "spawn"})
     agents = {name: agent for spec in specs for name, agent in spec.agents.items()}
     for name in used:
         profile = profile_of(agents.get(name, {}), config, forced)
         problems = check_profile(profile, config)
-        lines.append(f"agent {name} → {profile}: "
-                     + ("; ".join(p for _, p in problems) or "ready"))
+        rows.append({"agent": name, "profile": profile, "problems": [p for _, p in problems]})
         found += [Diagnostic("W0904", f"agent `{name}` (profile `{profile}`): {problem}",
                              at("executors", profile, key) if key else
                              at("agents", name) if name in config.agents else
@@ -191,17 +196,24 @@ def agent_checks(specs, config, forced: str | None = None):
                 "W0901", f"[agents] `{name}` in wlisp.toml names no agent of this workflow"
                 + did_you_mean(name, agents) + "; its agents: "
                 + (", ".join(sorted(agents)) or "none"), at("agents", name)))
-    return lines, found
+    return rows, found
 
 
-def plan(spec, config, forced: str | None) -> tuple[list[str], list]:
-    """(lines describing the plan, diagnostics: what would stop it)."""
-    lines, found = agent_checks([spec], config, forced)
-    steps = [(n.id, n.agent) for n, _ in spec.walk() if n.kind == "spawn"]
-    lines.append(f"{len(steps)} step node{'s' if len(steps) != 1 else ''}:")
-    lines += [f"  {nid} [{agent}]" for nid, agent in steps]
-    bound = step_bound(spec.graph)
-    lines.append("at most " + (f"{bound} step{'s' if bound != 1 else ''}" if bound is not None
-                               else "an unknown number of steps (run-time fan-out)") +
-                 (f"; budget {spec.budget}" if spec.budget else ""))
-    return lines, found
+def plan(spec, config, forced: str | None) -> tuple[dict, list]:
+    """(the plan: each agent's executor, the step nodes, the most steps the workflow can
+    take (None: it depends on run-time values); diagnostics: what would stop it)."""
+    agents, found = agent_checks([spec], config, forced)
+    steps = [{"node": n.id, "agent": n.agent} for n, _ in spec.walk() if n.kind == "spawn"]
+    return {"agents": agents, "steps": steps, "at_most": step_bound(spec.graph),
+            "budget": spec.budget or None}, found
+
+
+def plan_lines(the_plan: dict) -> list[str]:
+    steps, bound = the_plan["steps"], the_plan["at_most"]
+    return [*(f"agent {a['agent']} → {a['profile']}: " + ("; ".join(a["problems"]) or "ready")
+              for a in the_plan["agents"]),
+            f"{len(steps)} step node{'s' if len(steps) != 1 else ''}:",
+            *(f"  {s['node']} [{s['agent']}]" for s in steps),
+            "at most " + (f"{bound} step{'s' if bound != 1 else ''}" if bound is not None
+                          else "an unknown number of steps (run-time fan-out)")
+            + (f"; budget {the_plan['budget']}" if the_plan["budget"] else "")]
