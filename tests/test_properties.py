@@ -2,7 +2,7 @@
 but a diagnostic; and compilation is deterministic."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from wlisp.errors import WlispError
@@ -125,3 +125,26 @@ def test_a_builtin_passed_where_it_gets_too_few_arguments_is_a_diagnostic():
     with pytest.raises(WlispError) as info:
         compile(PRELUDE + "(defworkflow main [task x]\n  (map map [x.passed]))\n", "gen.wl")
     assert [d.code for d in info.value.diagnostics] == ["W0301"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
+                                                          allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=80) | st.dictionaries(st.text(max_size=5), inner,
+                                                                   max_size=80),
+    max_leaves=400)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(JSON)
+@example(list(range(20)))  # more short items than a fixed cut would keep
+@example([[[[[[1, 2]]]]]])  # deeper than a fixed depth
+@example({"doc": "word " * 10_000, "n": 1})
+def test_a_label_reads_the_start_of_an_item_as_rendering_it_whole_would(value):
+    """Labels cut a large item before rendering it (a map over documents stays cheap),
+    and read exactly as the label of the whole rendering."""
+    from wlisp.values import builtins as B
+
+    whole = " ".join(B.render(value)[:120].split())
+    expected = whole if len(whole) <= 30 else whole[:29] + "…"
+    assert B.short_label(value) == expected

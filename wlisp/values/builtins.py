@@ -11,6 +11,7 @@ Higher-order builtins (`map`, `filter`, `reduce`, `sort` with a key) take a
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -109,11 +110,27 @@ def short_label(x, width: int = 30) -> str:
     """A value on one short line: a map item in a picture or a run's tree (an
     outcome by its text, an agent or function by its name)."""
     try:
-        text = render(x)
+        text = render(_head(x, width * 4, width * 4))
     except BuiltinError:
         text = getattr(x, "name", None) or type_name(x)
     text = " ".join(str(text)[:width * 4].split())  # (a document as an item: its start)
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _head(x, room: int, depth: int):
+    """As much of `x` as the first `room` characters of its rendering show (each item
+    takes two at least, each level one), so that a large item (a document, a long
+    list of records) is not rendered whole to show its start."""
+    if isinstance(x, str):
+        return x[:room]
+    if depth == 0 and isinstance(x, (Mapping, Sequence)) and not is_outcome(x):
+        return "…"
+    if isinstance(x, Mapping) and not is_outcome(x):
+        return {k: _head(v, room, depth - 1)
+                for k, v in itertools.islice(x.items(), room // 2 + 1)}
+    if isinstance(x, Sequence) and not is_outcome(x):
+        return [_head(v, room, depth - 1) for v in itertools.islice(x, room // 2 + 1)]
+    return x
 
 
 def to_json(x):
