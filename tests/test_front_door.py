@@ -243,6 +243,8 @@ def test_answers_mean_the_scripted_executor_never_silently_real_agents(tmp_path)
     assert json.loads(res.stdout)["value"]["rounds"] == 2  # the file's answers, not mock's
     res = cli(*args, "-e", "mock", cwd=tmp_path)
     assert res.returncode == 2 and "--answers is read by the scripted executor" in res.stderr
+    # a run started with answers goes on with them, or with the executor -e names
+    assert cli("resume", "last", "-e", "mock", cwd=tmp_path).returncode == 0
 
 
 def test_a_project_with_no_runs_yet_lists_none(tmp_path):

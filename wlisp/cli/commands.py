@@ -424,8 +424,8 @@ def resume_cmd(obj: Context, run_id, answer, budget, executor, answers, config, 
         finally:
             journal.close()
         profile = run.executor
-        ex, label, _ = _executor(executor or profile.get("name"),
-                                 answers or profile.get("answers"),
+        ex, label, _ = _executor(executor or profile.get("name"),  # -e: the run's answers
+                                 answers or (None if executor else profile.get("answers")),
                                  config or profile.get("config"), None, sources, search=False)
         target = follow and follow_target(WorkflowSpec.from_json(run.spec, validate=False),
                                           follow)
