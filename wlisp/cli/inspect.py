@@ -108,14 +108,11 @@ def report_markdown(data: dict) -> str:
 
 def _fenced(value) -> list[str]:
     """The value as `wlisp run` prints it (a step's answer as its text), fenced."""
-    from .render import outcome_list, readable
+    from .render import as_text, readable
 
-    if isinstance(value, dict) and "output" in value and "task_id" in value:
-        value = value["output"]
-    text = value if isinstance(value, str) else readable(value)
-    plain = isinstance(value, str) or outcome_list(value)
+    text = readable(value)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
-    return [fence + ("" if plain else "json"), text[:4000], fence]
+    return [fence + ("" if as_text(value) else "json"), text[:4000], fence]
 
 
 def _short(v) -> str:

@@ -47,10 +47,7 @@ def print_result(result, state_dir: str | None) -> None:
         click.echo(f"reused {result.reused} journaled step{'s' if result.reused != 1 else ''}",
                    err=True)
     if result.status == "completed":
-        value = result.value
-        if isinstance(value, dict) and "output" in value and "task_id" in value:
-            value = value["output"]
-        click.echo(terminal_safe(value if isinstance(value, str) else readable(value)))
+        click.echo(terminal_safe(readable(result.value)))
         if state_dir:  # every run says how to find it again
             click.echo(f"run {result.run_id} completed; see it with: wlisp show "
                        f"{result.run_id}{where}", err=True)
@@ -66,17 +63,23 @@ def print_result(result, state_dir: str | None) -> None:
         click.echo(f"continue with: wlisp resume {result.run_id}{hint}{where}", err=True)
 
 
-def outcome_list(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, dict) and "output" in v and "task_id" in v for v in value)
+def as_text(value) -> bool:
+    """Whether `readable` shows `value` as text (else as JSON)."""
+    return isinstance(value, str) or _is_outcome(value) or (
+        isinstance(value, list) and bool(value) and all(_is_outcome(v) for v in value))
 
 
 def readable(value) -> str:
-    """A list of step outcomes as each one's text, numbered (`--json` keeps them whole);
+    """A run's value as people read it: a text as it is, a step's outcome as its answer,
+    a list of outcomes as each one's answer, numbered (`--json` keeps them whole);
     anything else as JSON."""
-    if outcome_list(value):
-        return "\n".join(f"[{i}] {v['output']}" for i, v in enumerate(value, 1))
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    if not as_text(value):
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    if isinstance(value, str):
+        return value
+    if _is_outcome(value):
+        return value["output"]
+    return "\n".join(f"[{i}] {v['output']}" for i, v in enumerate(value, 1))
 
 
 def _is_default(state_dir: str) -> bool:
@@ -173,11 +176,8 @@ def print_show(run, nodes: dict, logs: str) -> None:
     if run.error:  # it names the node and its source line (runtime/run.py `_located`)
         console.print(Text(terminal_safe(f"error: {run.error}"), style="red"))
     elif run.status == "completed":
-        value = run.value
-        if isinstance(value, dict) and "output" in value and "task_id" in value:
-            value = value["output"]
-        console.print(Text(terminal_safe("value: " + _clip(
-            value if isinstance(value, str) else readable(value), 20))), highlight=False)
+        console.print(Text(terminal_safe("value: " + _clip(readable(run.value), 20))),
+                      highlight=False)
     if run.shown_status == "interrupted":
         console.print(Text(f"its process is gone; continue with: wlisp resume {run.id}",
                            style="yellow"))
