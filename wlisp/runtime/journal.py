@@ -116,7 +116,8 @@ def project_root(start: str) -> str | None:
 def shown_status(status: str, pid: int | None, host: str | None, beat: float | None) -> str:
     """A run's status as people should read it: `interrupted` for one journaled as
     running whose process is gone (killed, it could not record its end; `wlisp resume`
-    continues it), judged from its lease as `take_lease` judges it."""
+    continues it), judged from its lease: the rule by which `take_lease` lets another
+    process take the run over."""
     if status != "running":
         return status
     if not pid:  # (a holder always leaves its pid)
@@ -342,14 +343,11 @@ class Journal:
         try:
             with self.lock, _transaction(self.db):
                 run = self.run(run_id)
-                pid, holder, beat = run.lease_pid, run.lease_host, run.lease_time or 0
-                if pid and (pid, holder) != (me, host) and run.status == "running":
-                    fresh = now - beat < LEASE_STALE_AFTER
-                    alive = holder != host or _pid_alive(pid)
-                    if fresh and alive:
-                        raise journal_error(f"run `{run_id}` is being executed by process {pid}"
-                                            f" on {holder}; wait for it to finish, or stop it "
-                                            "first", "W0805")
+                pid, holder = run.lease_pid, run.lease_host
+                if (pid, holder) != (me, host) and run.shown_status == "running":  # held
+                    raise journal_error(f"run `{run_id}` is being executed by process {pid} "
+                                        f"on {holder}; wait for it to finish, or stop it "
+                                        "first", "W0805")
                 self.db.execute("UPDATE runs SET lease_pid=?, lease_host=?, lease_time=?, "
                                 "status='running', updated=? WHERE id=?",
                                 (me, host, now, now, run_id))
