@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 from ..executors.agent_clis import TYPES as CLI_TYPES
+from ..executors.profiles import OFFLINE
 
 PROGRAMS = {kind: cls.program for kind, cls in CLI_TYPES.items()}
 URL_TIMEOUT = 3.0
@@ -29,8 +30,7 @@ def check_profile(name: str, config) -> list[tuple[str | None, str]]:
     `[executors.NAME]` table at fault (empty: nothing)."""
     prof = config.profiles.get(name)
     if prof is None:
-        return [] if name in ("mock", "scripted") else [(None, f"no profile `{name}` in "
-                                                         "wlisp.toml")]
+        return [] if name in OFFLINE else [(None, f"no profile `{name}` in wlisp.toml")]
     kind, problems = prof.get("type"), []
     program, key = prof.get("binary") or PROGRAMS.get(kind), "binary"
     if kind == "command":

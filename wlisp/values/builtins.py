@@ -123,14 +123,14 @@ def _head(x, room: int, depth: int):
     list of records) is not rendered whole to show its start."""
     if isinstance(x, str):
         return x[:room]
-    if depth == 0 and isinstance(x, (Mapping, Sequence)) and not is_outcome(x):
+    if is_outcome(x) or not isinstance(x, (Mapping, Sequence)):
+        return x  # (an outcome renders as its text, cut after)
+    if depth == 0:
         return "…"
-    if isinstance(x, Mapping) and not is_outcome(x):
+    if isinstance(x, Mapping):
         return {k: _head(v, room, depth - 1)
                 for k, v in itertools.islice(x.items(), room // 2 + 1)}
-    if isinstance(x, Sequence) and not is_outcome(x):
-        return [_head(v, room, depth - 1) for v in itertools.islice(x, room // 2 + 1)]
-    return x
+    return [_head(v, room, depth - 1) for v in itertools.islice(x, room // 2 + 1)]
 
 
 def to_json(x):
