@@ -115,7 +115,8 @@ class StepEvents:
             self.sink.emit(event)
 
 
-_INSTANCE = re.compile(r"@\d+|\[[\d.]+\]")
+# what an instance id adds to its spec node's id: a loop's iteration, a map's item
+INSTANCE_MARK = re.compile(r"@\d+|\[[\d.]+\]")
 
 
 def renamed_steps(spec, cached: dict) -> dict[str, list]:
@@ -123,10 +124,10 @@ def renamed_steps(spec, cached: dict) -> dict[str, list]:
     named nodes differently, such as wlisp 0.1's `main/classify/then/x/agent`), by
     step hash: an incremental re-run still reuses what they asked and answered. A
     step whose id this spec has is never taken for another one."""
-    static = {_INSTANCE.sub("", node.id) for node, _ in spec.walk()}
+    static = {INSTANCE_MARK.sub("", node.id) for node, _ in spec.walk()}
     out: dict[str, list] = {}
     for inst, hit in cached.items():
-        if _INSTANCE.sub("", inst) not in static:
+        if INSTANCE_MARK.sub("", inst) not in static:
             out.setdefault(hit[0], []).append(hit)
     return out
 

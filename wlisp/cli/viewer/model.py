@@ -8,18 +8,16 @@ import dataclasses
 import functools
 import json
 import os
-import re
 import time
 
 from ...errors import Diagnostic, WlispError
 from ...ir.spec import WorkflowSpec
 from ...runtime.journal import DB_NAME
+from ...runtime.state import INSTANCE_MARK
 from ...runtime.stepfiles import step_dir
 from ..diagram import bodies_of, label_of
 from ..inspect import report, step_view
 
-# what an instance id adds to its spec node's id: a loop's iteration, a map's item
-_MARK = re.compile(r"@\d+|\[[\d.]+\]")
 # what a node with several instances shows: the most telling status first
 PRECEDENCE = ("running", "interrupted", "failed", "paused", "cancelled", "completed",
               "skipped", "pruned")
@@ -29,7 +27,7 @@ LIVE = ("running", "interrupted")  # runs (and steps) whose files may hold unfin
 def look(journal, run_id: str):
     """A run's row; `interrupted` for a run that says `running` when nothing runs it."""
     run = journal.run(run_id)
-    return dataclasses.replace(run, status="interrupted") if holder_gone(run) else run
+    return dataclasses.replace(run, status=run.shown_status)
 
 
 def holder_gone(run) -> bool:
@@ -119,7 +117,7 @@ def _spec(spec_json: str) -> tuple:
     """The spec, its node ids, and those ids cut after each of their marks."""
     spec = WorkflowSpec.from_json(spec_json, validate=False)
     static_ids = {n.id for n, _ in spec.walk()}
-    prefixes = {s[:m.end()] for s in static_ids for m in _MARK.finditer(s)}
+    prefixes = {s[:m.end()] for s in static_ids for m in INSTANCE_MARK.finditer(s)}
     return spec, static_ids, prefixes
 
 
@@ -137,7 +135,7 @@ def static_of(inst: str, static_ids: set[str], prefixes: set[str]):
     (where, mark): a mark the spec's ids have at that place is the spec's own (a static
     map's `main/m[0]`), any other one the run's (`main/m[0]/r[1]/w` runs `main/m[0]/r/w`)."""
     kept, own, last = "", [], 0
-    for m in _MARK.finditer(inst):
+    for m in INSTANCE_MARK.finditer(inst):
         kept += inst[last:m.start()]
         last = m.end()
         if kept + m[0] in prefixes:
