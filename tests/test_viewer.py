@@ -305,8 +305,9 @@ def test_a_killed_run_shows_as_interrupted_not_running(project, server):
     try:
         prompt = project / ".wlisp" / "runs" / "r3" / "steps" / "main" / "second" / "1" / \
             "prompt.md"
-        for _ in range(200):
-            if prompt.exists():
+        first_done = 'data-node="main/first" data-status="completed"'
+        for _ in range(400):  # `second` waiting, `first` (run beside it) journaled
+            if prompt.exists() and first_done in get(f"{server}/runs/r3")[1]:
                 break
             time.sleep(0.05)
         assert get(f"{server}/runs/r3")[1].count("running") > 1
